@@ -49,7 +49,8 @@ def test_bsn_is_immutable_hashable_and_picklable() -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "normalised"), [("1", "00000001"), ("1234", "00001234"), ("87654321", "87654321"), (2222222, "02222222")]
+    ("raw", "normalised"),
+    [("1", "00000001"), ("1234", "00001234"), ("87654321", "87654321"), (2222222, "02222222")],
 )
 def test_ura_is_zero_padded(raw: str | int, normalised: str) -> None:
     assert Ura(raw).value == normalised
@@ -71,7 +72,9 @@ def test_ura_accepts_oid_system_on_input() -> None:
 
 def test_uzi_accepts_both_uris() -> None:
     a = UziNumber.from_identifier({"system": "http://fhir.nl/fhir/NamingSystem/uzi", "value": "900000009"})
-    b = UziNumber.from_identifier({"system": "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers", "value": "900000009"})
+    b = UziNumber.from_identifier(
+        {"system": "http://fhir.nl/fhir/NamingSystem/uzi-nr-pers", "value": "900000009"}
+    )
     assert a == b
     assert a.to_dict()["system"] == naming.UZI_SYSTEM
 
@@ -97,7 +100,9 @@ def test_ii_round_trip() -> None:
 
 def test_codes() -> None:
     assert RoleCode("01.015").to_coding() == {"system": naming.UZI_ROLE_SYSTEM, "code": "01.015"}
-    assert ProviderType.from_coding({"system": naming.PROVIDER_TYPE_SYSTEM, "code": "Z3"}) == ProviderType("Z3")
+    assert ProviderType.from_coding({"system": naming.PROVIDER_TYPE_SYSTEM, "code": "Z3"}) == ProviderType(
+        "Z3"
+    )
     assert AgbCode("06020101").value == "06020101"
     for bad, cls in [("1.015", RoleCode), ("z3", ProviderType), ("1234567", AgbCode)]:
         with pytest.raises(InvalidIdentifier):
@@ -111,7 +116,9 @@ def test_types_are_distinct() -> None:
 @given(st.text(alphabet="0123456789", min_size=9, max_size=9))
 def test_bsn_accepts_exactly_the_elfproef(digits: str) -> None:
     weights = [9, 8, 7, 6, 5, 4, 3, 2, -1]
-    expected = digits != "000000000" and sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11 == 0
+    expected = (
+        digits != "000000000" and sum(int(d) * w for d, w in zip(digits, weights, strict=True)) % 11 == 0
+    )
     if expected:
         assert Bsn(digits).value == digits
     else:
