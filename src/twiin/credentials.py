@@ -54,6 +54,8 @@ def _load_certs(data: bytes, setting: str) -> tuple[x509.Certificate, ...]:
 
 
 def _public_bytes(key: object) -> bytes:
+    if hasattr(key, "private_bytes"):
+        key = key.public_key()  # type: ignore[attr-defined]
     return key.public_bytes(  # type: ignore[attr-defined, no-any-return]
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

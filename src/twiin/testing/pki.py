@@ -151,7 +151,7 @@ class CertificateAuthority:
         return cls(cert, key)
 
     def _builder(
-        self, subject: x509.Name, public_key: object, start: datetime, days: int
+        self, subject: x509.Name, public_key: object, start: datetime, end: datetime
     ) -> x509.CertificateBuilder:
         return (
             x509.CertificateBuilder()
@@ -160,7 +160,7 @@ class CertificateAuthority:
             .public_key(public_key)  # type: ignore[arg-type]
             .serial_number(x509.random_serial_number())
             .not_valid_before(start)
-            .not_valid_after(start + timedelta(days=days))
+            .not_valid_after(end)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.certificate.public_key()),  # type: ignore[arg-type]
                 critical=False,
@@ -172,7 +172,9 @@ class CertificateAuthority:
         key = _new_key(key_type)
         start = datetime.now(UTC) - timedelta(days=1)
         cert = (
-            self._builder(_name(name, "twiin test PKI"), key.public_key(), start, 3000)
+            self._builder(
+                _name(name, "twiin test PKI"), key.public_key(), start, start + timedelta(days=3000)
+            )
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(
                 x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
@@ -214,8 +216,7 @@ class CertificateAuthority:
                 )
             )
         builder = (
-            self._builder(_name(common_name, organization, serial_number), key.public_key(), start, 1)
-            .not_valid_after(end)
+            self._builder(_name(common_name, organization, serial_number), key.public_key(), start, end)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(
                 x509.KeyUsage(True, False, True, False, False, False, False, False, False), critical=True
