@@ -32,6 +32,7 @@ __all__ = [
     "ConsentRedirectRefused",
     "ConsentRelatesToMismatch",
     "ConsentServiceError",
+    "ConsentSignatureError",
     "ConsentSoapFault",
     "ConsentUnaskedCategory",
     "ConsentUnknownDecision",
@@ -454,3 +455,7 @@ class SubscriptionThrottled(MitzSubscriptionError):
 
 class ConsentNotificationError(ConsentProtocolError):
     """An incoming Mitz consent notification Bundle is invalid."""
+
+
+class ConsentSignatureError(ConsentProtocolError):
+    """An XML signature on a Mitz message is missing, malformed or does not verify."""

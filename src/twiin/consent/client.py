@@ -4,7 +4,8 @@ Both facades share the sans-I/O halves in :mod:`twiin.consent.mitz`,
 :mod:`twiin.consent.open_question` and :mod:`twiin.consent.subscriptions`; each method is
 build -> send -> parse. Redirects are never followed (a 3xx raises
 :class:`~twiin.errors.ConsentRedirectRefused`), the answer body is capped, and nothing is
-retried (a consent question is answered once or fails closed).
+retried (a consent question is answered once or fails closed). ``sign_requests=True`` adds the
+optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentials.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from twiin.consent.open_question import (
     parse_open_answer,
 )
 from twiin.consent.subscriptions import MitzSubscriptions, SubscriptionReceipt, SubscriptionRequest
+from twiin.consent.xmldsig import sign_closed_question
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError, ConsentRedirectRefused
 from twiin.redaction import get_logger
@@ -67,16 +69,23 @@ def _refuse_redirect(status: int) -> None:
 class _Core:
     """The sans-I/O part shared by both facades."""
 
-    def __init__(self, base_url: str, options: MitzOptions) -> None:
+    def __init__(
+        self, base_url: str, options: MitzOptions, credentials: Credentials | None, sign_requests: bool
+    ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ConfigurationError("consent.mitz.base_url", "must be an absolute https URL")
+        if sign_requests and credentials is None:
+            raise ConfigurationError("consent.mitz.sign_requests", "signing needs credentials")
         self.base_url = base_url.rstrip("/")
         self.options = options
+        self.signing = credentials if sign_requests else None
 
     def closed(self, question: ConsentQuestion) -> PreparedCall:
         url = _join(self.base_url, A.CLOSED_PATH)
         message_id = new_message_id()
         body = build_closed_question(question, url, message_id=message_id, options=self.options)
+        if self.signing is not None:
+            body = sign_closed_question(body, self.signing)
         return PreparedCall(url, closed_question_headers(message_id, self.options), body, message_id)
 
     def finish_closed(
@@ -125,10 +134,11 @@ class MitzClient:
         options: MitzOptions = DEFAULT_OPTIONS,
         timeouts: Timeouts | None = None,
         allow_tls12: bool = False,
+        sign_requests: bool = False,
         transport: httpx.BaseTransport | None = None,
         client: httpx.Client | None = None,
     ) -> None:
-        self._core = _Core(base_url, options)
+        self._core = _Core(base_url, options, credentials, sign_requests)
         self._owns = client is None
         if client is None:
             ctx = (
@@ -200,10 +210,11 @@ class AsyncMitzClient:
         options: MitzOptions = DEFAULT_OPTIONS,
         timeouts: Timeouts | None = None,
         allow_tls12: bool = False,
+        sign_requests: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._core = _Core(base_url, options)
+        self._core = _Core(base_url, options, credentials, sign_requests)
         self._owns = client is None
         if client is None:
             ctx = (

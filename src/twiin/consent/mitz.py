@@ -19,8 +19,8 @@ and ``CV`` elements. Choices where the public implementations disagree:
   question may be answered by a single echo-less Result when ``require_echo=False`` (the
   knooppunt mock answers that way).
 
-The optional enveloped XML signature of the request (XML-DSig, exc-c14n + rsa-sha256) that a
-Mitz admission may require is **not implemented**.
+The optional enveloped XML signature of the request that a Mitz admission may require lives in
+:mod:`twiin.consent.xmldsig` (``MitzClient(sign_requests=True)``), off by default.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from twiin.consent._xml import HL7, SOAP12, XACML, default_ns, q
 from twiin.consent.mitz import parse_closed_question
 from twiin.consent.model import ConsentQuestion, DataCategory, Decision
 from twiin.consent.open_question import PatientLocation, build_open_answer, parse_open_question
+from twiin.consent.xmldsig import verify_closed_question
 from twiin.errors import TwiinError
 from twiin.identifiers import Bsn, ProviderType, Ura
 from twiin.serving import Answer, IncomingRequest
@@ -170,6 +171,7 @@ class FakeMitz:
     locations: dict[Bsn, list[PatientLocation]] = attrs.field(factory=dict)
     misbehaviour: Misbehaviour = Misbehaviour.NONE
     require_client_certificate: bool = False
+    require_signature: bool = False
     subscription_status: int = 201
     requests: list[IncomingRequest] = attrs.field(factory=list, repr=False)
     subscriptions: list[dict[str, object]] = attrs.field(factory=list, repr=False)
@@ -209,6 +211,14 @@ class FakeMitz:
             return Answer(200, {"content-type": SOAP_CT}, b"<a>" + b"x" * (2 * 1024 * 1024) + b"</a>")
         if mode is Misbehaviour.DOCTYPE:
             return Answer(200, {"content-type": SOAP_CT}, b'<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>')
+        if self.require_signature:
+            try:
+                signer = verify_closed_question(request.body)
+            except TwiinError as exc:
+                return Answer(400, {"content-type": SOAP_CT}, soap_fault("soap:Sender", exc.message))
+            if request.peer_certificate is not None and signer != request.peer_certificate:
+                fault = soap_fault("soap:Sender", "signing certificate is not the TLS client certificate")
+                return Answer(400, {"content-type": SOAP_CT}, fault)
         try:
             question, message_id = parse_closed_question(request.body)
         except TwiinError as exc:

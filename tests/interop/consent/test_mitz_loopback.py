@@ -110,3 +110,26 @@ def test_async_concurrent_questions_over_mtls(
     anyio.run(main)
     assert sorted(results) == [False] * 10 + [True] * 10
     assert len(fake.requests) == 20
+
+
+def test_signed_question_over_mtls(
+    mitz: RunningServer, pki: TestPKI, client_credentials, fake: FakeMitz
+) -> None:  # type: ignore[no-untyped-def]
+    fake.require_signature = True
+    try:
+        with MitzClient(
+            mitz.base_url, credentials=client_credentials, trust=pki.trust_anchors, sign_requests=True
+        ) as client:
+            assert client.check(make_question(G13)).allowed()
+        other = pki.issue_server(ura="660").credentials()
+        with MitzClient(mitz.base_url, credentials=client_credentials, trust=pki.trust_anchors) as client:
+            signed_by_other = MitzClient(
+                mitz.base_url, credentials=other, trust=pki.trust_anchors, sign_requests=True
+            )
+            call = signed_by_other._core.closed(make_question(G13))
+            signed_by_other.close()
+            response = client._client.post(call.url, content=call.body, headers=call.headers)
+            assert response.status_code == 400
+            assert b"not the TLS client certificate" in response.content
+    finally:
+        fake.require_signature = False

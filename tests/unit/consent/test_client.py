@@ -217,3 +217,16 @@ def test_no_bsn_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
 def test_base_url_must_be_absolute() -> None:
     with pytest.raises(errors.ConfigurationError):
         MitzClient("mitz.test", transport=_transport(FakeMitz()))
+
+
+def test_signed_requests(pki) -> None:  # type: ignore[no-untyped-def]
+    creds = pki.issue_server(ura="659").credentials()
+    fake = FakeMitz([FakeConsent(Bsn(PATIENT), DataCategory.GGC002)], require_signature=True)
+    with MitzClient(BASE, credentials=creds, sign_requests=True, transport=_transport(fake)) as client:
+        assert client.check(make_question()).allowed()
+    with MitzClient(BASE, credentials=creds, transport=_transport(fake)) as client:
+        with pytest.raises(errors.ConsentSoapFault) as info:
+            client.check(make_question())
+        assert info.value.fault_code == "soap:Sender"
+    with pytest.raises(errors.ConfigurationError):
+        MitzClient(BASE, sign_requests=True, transport=_transport(fake))
