@@ -1,0 +1,266 @@
+"""Parsing notifications (JSON and XML), building Subscriptions and REST calls (sans-I/O)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.unit.validation import fixtures as fx
+from twiin import naming
+from twiin.errors import (
+    ExchangeError,
+    NotFoundError,
+    NotificationError,
+    PreconditionFailedError,
+    ProfileValidationError,
+    ServerError,
+    UnprocessableError,
+    UnsafeEndpoint,
+    UnsafeXML,
+)
+from twiin.exchange.notifications import (
+    Call,
+    build_subscription,
+    parse_events_bundle,
+    parse_notification,
+    parse_status_bundle,
+    retired,
+)
+from twiin.exchange.notifications.subscription import check_answer
+from twiin.validation import validate
+
+
+def raw(resource: Any) -> bytes:
+    return json.dumps(resource).encode()
+
+
+def test_parse_kinds_and_numbers() -> None:
+    hs = parse_notification(raw(fx.handshake()))
+    assert (hs.kind, hs.status.status, hs.content, hs.status.events) == (
+        "handshake",
+        "requested",
+        "empty",
+        (),
+    )
+    hb = parse_notification(raw(fx.heartbeat()))
+    assert (hb.kind, hb.status.events_since_start) == ("heartbeat", 42)
+    ev = parse_notification(raw(fx.event_id_only()))
+    assert ev.content == "id-only"
+    assert ev.status.subscription == fx.SUB_URL
+    assert ev.status.topic == fx.TOPIC
+    (event,) = ev.status.events
+    assert (event.number, event.focus, event.timestamp) == (42, fx.FOCUS, "2026-07-16T09:15:00Z")
+    assert ev.resource_for(event) is None
+    full = parse_notification(raw(fx.event_full_resource()))
+    assert full.content == "full-resource"
+    assert full.resource_for(full.status.events[0])["status"] == "ready"
+    empty = parse_notification(raw(fx.event_empty()))
+    assert (empty.content, empty.status.events[0].number, empty.status.events[0].focus) == ("empty", 43, None)
+
+
+def test_parse_xml_notification() -> None:
+    xml = Bundle.model_validate(fx.event_full_resource()).model_dump_xml()
+    parsed = parse_notification(xml, naming.FHIR_XML)
+    assert parsed.content == "full-resource"
+    assert parsed.status.events[0].number == 44
+
+
+def test_events_answer_surfaces_authorization_hint_without_leaking_it() -> None:
+    answer = parse_events_bundle(fx.events_response_auth())
+    assert answer.kind == "query-event"
+    hint = answer.status.events[0].authorization
+    assert hint is not None
+    assert (hint.system, hint.code, hint.value) == (
+        "https://example.org/CodeSystem/authorization-type",
+        "example",
+        "Zk3p9QxT2mVb7LcW8nRy",
+    )
+    assert "Zk3p9QxT2mVb7LcW8nRy" not in repr(hint) + repr(answer)
+
+
+def test_status_answer() -> None:
+    (status,) = parse_status_bundle(fx.status_response())
+    assert (status.type, status.events_since_start, status.status) == ("query-status", 44, "active")
+
+
+def test_invalid_notification_is_422_with_issues() -> None:
+    bundle = fx.heartbeat()
+    bundle["entry"][0]["resource"]["parameter"] = [
+        p
+        for p in bundle["entry"][0]["resource"]["parameter"]
+        if p["name"] != "events-since-subscription-start"
+    ]
+    with pytest.raises(NotificationError) as info:
+        parse_notification(raw(bundle))
+    assert info.value.status == 422
+    assert {i.key for i in info.value.issues} == {"twiin-st-3"}
+
+
+def test_warnings_do_not_reject() -> None:
+    bundle = fx.event_id_only()
+    bundle["entry"][0]["resource"]["parameter"][-1]["part"][2]["valueReference"]["reference"] = "Task/5f2f"
+    parsed = parse_notification(raw(bundle))
+    assert [i.key for i in parsed.issues] == ["twiin-st-4"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"resourceType": "Task"}',
+        b"\xff\xfe",
+        json.dumps({"resourceType": "Bundle"}).encode(),
+    ],
+)
+def test_malformed_bodies_are_typed_errors(body: bytes) -> None:
+    with pytest.raises(NotificationError) as info:
+        parse_notification(body)
+    assert info.value.status in (400, 422)
+
+
+def test_bad_event_number() -> None:
+    bundle = fx.event_id_only()
+    bundle["entry"][0]["resource"]["parameter"][-1]["part"][0]["valueString"] = "4x"
+    with pytest.raises(NotificationError, match="event-number"):
+        parse_notification(raw(bundle))
+
+
+def test_hostile_xml_is_refused() -> None:
+    bomb = b'<?xml version="1.0"?><!DOCTYPE b [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;">]><Bundle xmlns="http://hl7.org/fhir"><type value="&b;"/></Bundle>'
+    with pytest.raises(UnsafeXML):
+        parse_notification(bomb, naming.FHIR_XML)
+    with pytest.raises(NotificationError):
+        parse_notification(b"<Bundle", naming.FHIR_XML)
+    with pytest.raises(NotificationError):
+        parse_notification(b'<Task xmlns="http://hl7.org/fhir"/>', naming.FHIR_XML)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda c: (
+            st.lists(c, max_size=3)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "resourceType",
+                        "entry",
+                        "resource",
+                        "parameter",
+                        "name",
+                        "part",
+                        "valueString",
+                        "valueReference",
+                        "type",
+                    ]
+                ),
+                c,
+                max_size=4,
+            )
+        ),
+        max_leaves=20,
+    )
+)
+def test_arbitrary_json_gives_only_typed_errors(data: Any) -> None:
+    body = json.dumps(data).encode()
+    try:
+        parse_notification(body)
+    except NotificationError:
+        pass
+
+
+def test_build_subscription_is_valid_twiin_subscription() -> None:
+    sub = build_subscription(
+        topic=fx.TOPIC,
+        endpoint="https://receiver.example.org/fhir/notifications",
+        filters=[f"owner={naming.URA_SYSTEM}|12104037"],
+        content="full-resource",
+        payload=naming.FHIR_XML,
+        heartbeat_period=60,
+        timeout=30,
+        max_count=10,
+        headers=["X-Tenant: a"],
+    )
+    assert validate(sub) == []
+    assert sub["status"] == "requested"
+    assert sub["channel"]["_payload"]["extension"][0]["valueCode"] == "full-resource"
+    assert {e["url"] for e in sub["channel"]["extension"]} == {
+        naming.EXT_BACKPORT_HEARTBEAT_PERIOD,
+        naming.EXT_BACKPORT_TIMEOUT,
+        naming.EXT_BACKPORT_MAX_COUNT,
+    }
+    off = retired(sub)
+    assert off["status"] == "off"
+    assert sub["status"] == "requested"
+
+
+def test_build_subscription_checks_profile_before_sending() -> None:
+    with pytest.raises(ProfileValidationError):
+        build_subscription(topic=fx.TOPIC, endpoint="https://r.example.org/hook", payload="text/plain")
+    with pytest.raises(ProfileValidationError) as info:
+        build_subscription(
+            topic=fx.TOPIC,
+            endpoint="https://r.example.org/hook",
+            filters=["owner=x"],
+            heartbeat_period=60,
+            profile=naming.SD_WORKFLOW_SUBSCRIPTION,
+        )
+    assert "twiin-wsub-1" in str(info.value)
+    ok = build_subscription(
+        topic=fx.TOPIC,
+        endpoint="https://r.example.org/hook",
+        filters=["owner:identifier=https://f.example.org/hcs|wondzorg"],
+        heartbeat_period=60,
+        profile=naming.SD_WORKFLOW_SUBSCRIPTION,
+    )
+    assert validate(ok) == []
+
+
+def test_calls() -> None:
+    base = "https://holder.example.org/fhir"
+    assert Call.create(base, {"resourceType": "Subscription"}).method == "POST"
+    update = Call.update(base, {"resourceType": "Subscription", "id": "abc"}, "3")
+    assert (update.method, update.url, update.headers["if-match"]) == (
+        "PUT",
+        f"{base}/Subscription/abc",
+        'W/"3"',
+    )
+    events = Call.events(base, "abc", since=3, until=5, content="id-only")
+    assert (
+        events.url
+        == f"{base}/Subscription/abc/$events?eventsSinceNumber=3&eventsUntilNumber=5&content=id-only"
+    )
+    assert (
+        Call.status(base, statuses=["active", "error"]).url
+        == f"{base}/Subscription/$status?status=active&status=error"
+    )
+    assert Call.status(base, "abc").url == f"{base}/Subscription/abc/$status"
+    assert Call.fetch(base, f"{base}/Task/1").url == f"{base}/Task/1"
+    for bad in (
+        "https://evil.example.org/fhir/Task/1",
+        "http://holder.example.org/fhir/Task/1",
+        f"{base}/../x",
+    ):
+        with pytest.raises(UnsafeEndpoint):
+            Call.fetch(base, bad)
+    with pytest.raises(ExchangeError):
+        Call.read(base, "../etc")
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(404, NotFoundError), (412, PreconditionFailedError), (422, UnprocessableError), (503, ServerError)],
+)
+def test_check_answer_maps_errors(status: int, error: type[Exception]) -> None:
+    call = Call.read("https://h.example.org/fhir", "abc")
+    body = raw({"resourceType": "OperationOutcome", "issue": []})
+    with pytest.raises(error) as info:
+        check_answer(call, status, {}, body)
+    assert info.value.operation_outcome["resourceType"] == "OperationOutcome"  # type: ignore[attr-defined]
