@@ -18,6 +18,7 @@ PSEUDO_BSN_SYSTEM = "http://fhir.nl/fhir/NamingSystem/pseudo-bsn"
 
 URA_SYSTEM = "http://fhir.nl/fhir/NamingSystem/ura"
 URA_OID = "2.16.528.1.1007.3.3"
+URA_OID_URN = "urn:oid:" + URA_OID  # assigner system of GF custodian-assigned identifiers
 
 UZI_SYSTEM = "http://fhir.nl/fhir/NamingSystem/uzi"
 UZI_SYSTEM_ALIASES = ("http://fhir.nl/fhir/NamingSystem/uzi-nr-pers",)
@@ -92,6 +93,8 @@ OP_BACKPORT_STATUS = (
 OP_BACKPORT_EVENTS = (
     "http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events"
 )
+SUBSCRIPTION_PAYLOAD_CONTENTS = ("empty", "id-only", "full-resource")
+REST_HOOK = "rest-hook"
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 
 # --- Generic Functions addressing (mCSD) -----------------------------------------------------
