@@ -1,0 +1,1 @@
+"""Twiin exchange patterns: Notified Pull, TA Notifications, TA Workflow, Push and Pull."""
