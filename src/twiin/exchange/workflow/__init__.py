@@ -44,6 +44,7 @@ from twiin.exchange.workflow.fulfiller_api import AsyncFulfiller, Fulfiller
 from twiin.exchange.workflow.placer import CreatedRequest, Invitation, PlacerCore, Selection, Withdrawal
 from twiin.exchange.workflow.placer_api import AsyncPlacer, Placer
 from twiin.exchange.workflow.selection import SelectionPlan, plan_selection, selection_bundle
+from twiin.exchange.workflow.server import guard_task_write, refusal
 from twiin.exchange.workflow.state import TRANSITIONS, Transition, check_status, status_allowed, targets
 from twiin.exchange.workflow.sync import SyncCursor, SyncResult
 from twiin.exchange.workflow.versioned import Change, modify
@@ -88,8 +89,10 @@ __all__ = [
     "check_update",
     "coordination_task",
     "ensure_allowed",
+    "guard_task_write",
     "modify",
     "plan_selection",
+    "refusal",
     "roles_of",
     "run",
     "selection_bundle",

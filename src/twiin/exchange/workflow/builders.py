@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import enum
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -41,6 +42,7 @@ __all__ = [
     "workflow_subscription",
 ]
 
+_RELATIVE_QUERY = re.compile(r"^[A-Z][A-Za-z]+(\?|$)")
 _CUSTODIAN = coding(naming.PROVENANCE_PARTICIPANT_TYPE, "custodian")
 _URA_ASSIGNER_SYSTEM = f"urn:oid:{naming.URA_OID}"
 
@@ -218,7 +220,7 @@ def coordination_task(
     inputs = [_input(TYPE_OF_WORK, valueCodeableConcept=copy.deepcopy(dict(type_of_work)))]
     inputs += [_input(SUPPLEMENTAL_RESOURCE, valueReference={"reference": r}) for r in supplemental_resources]
     for query in supplemental_queries:
-        if "://" in query or query.startswith("/"):
+        if not _RELATIVE_QUERY.match(query):
             raise ExchangeError("a supplemental query is relative to the Placer's FHIR base")
         inputs.append(_input(SUPPLEMENTAL_QUERY, valueString=query))
     task: dict[str, Any] = {
