@@ -134,7 +134,8 @@ class _TtlCache:
 class LiveDirectory:
     """An :class:`~twiin.addressing.resolvers.AddressResolver` that queries a Query Directory per call.
 
-    Answers are cached per URA for ``ttl`` seconds (``0`` disables the cache). ``fetcher``
+    Answers are cached per URA for ``ttl`` seconds (``0`` disables the cache); ``page_size``
+    is the ``_count`` asked per search page. ``fetcher``
     defaults to an :class:`~twiin.addressing.transport.HttpBundleFetcher` built from ``http``.
     """
 
@@ -147,11 +148,12 @@ class LiveDirectory:
         ttl: float = 60.0,
         max_entries: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        page_size: int = 100,
         **http: Any,
     ) -> None:
         self.policy = policy or EndpointPolicy()
         self.policy.check(base_url)
-        self.query = LiveQuery(base_url)
+        self.query = LiveQuery(base_url, page_size=page_size)
         self._owns = fetcher is None
         self.fetcher: BundleFetcher = fetcher or HttpBundleFetcher(**http)
         self._cache = _TtlCache(ttl, max_entries, clock)
@@ -195,11 +197,12 @@ class AsyncLiveDirectory:
         ttl: float = 60.0,
         max_entries: int = 1024,
         clock: Callable[[], float] = time.monotonic,
+        page_size: int = 100,
         **http: Any,
     ) -> None:
         self.policy = policy or EndpointPolicy()
         self.policy.check(base_url)
-        self.query = LiveQuery(base_url)
+        self.query = LiveQuery(base_url, page_size=page_size)
         self._owns = fetcher is None
         self.fetcher: AsyncBundleFetcher = fetcher or AsyncHttpBundleFetcher(**http)
         self._cache = _TtlCache(ttl, max_entries, clock)

@@ -1,44 +1,29 @@
 """Fetching directory Bundles over HTTP: the one network seam of :mod:`twiin.addressing`.
 
 The sync engine and the live resolver only need "GET this absolute URL, give me the Bundle as
-a dict, raise a twiin error otherwise". :class:`HttpBundleFetcher` does that on
-:mod:`twiin._http` (timeouts, retries on idempotent GETs, size cap, mTLS context); any object
-with the same ``get`` can be plugged in instead (e.g. a ``twiin.fhir`` client adapter).
+a dict, raise a twiin error otherwise". :class:`HttpBundleFetcher` does that with
+:class:`~twiin.fhir.FhirClient` in raw mode (same-origin checks, FHIR error mapping), one per
+directory origin, all sharing one :mod:`twiin._http` connection pool (timeouts, retries on
+idempotent GETs, size cap, mTLS context). Anything with the same ``get`` can be plugged in.
 """
 
 from __future__ import annotations
 
-import json
 import ssl
 from collections.abc import Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from twiin import naming
-from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, asend, create_async_client, create_client, send
+from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, create_async_client, create_client
 from twiin._http.compat import httpx
 from twiin.config import RetryPolicy, Timeouts
-from twiin.errors import (
-    AddressingError,
-    ConflictError,
-    FHIRError,
-    NotAuthorizedError,
-    NotFoundError,
-    PreconditionFailedError,
-    RateLimitedError,
-    ServerError,
-    UnprocessableError,
-    redact_url,
-)
+from twiin.errors import AddressingError, ModelValidationError, UnsafeEndpoint, redact_url
+from twiin.fhir import AsyncFhirClient, FhirClient, FhirResult
+from twiin.fhir_version import FhirVersion
 
-__all__ = [
-    "AsyncBundleFetcher",
-    "AsyncHttpBundleFetcher",
-    "BundleFetcher",
-    "HttpBundleFetcher",
-    "decode_bundle",
-]
+__all__ = ["AsyncBundleFetcher", "AsyncHttpBundleFetcher", "BundleFetcher", "HttpBundleFetcher", "origin_of"]
 
-_ACCEPT = {"Accept": naming.FHIR_JSON}
+MAX_ORIGINS = 4096
 
 
 class BundleFetcher(Protocol):
@@ -55,42 +40,31 @@ class AsyncBundleFetcher(Protocol):
         """The JSON object at ``url``; non-2xx raises a :class:`~twiin.errors.FHIRError`."""
 
 
-def _error(response: httpx.Response) -> FHIRError | NotAuthorizedError:
-    status = response.status_code
-    url = response.request.url
-    text = f"directory answered {status} for GET {redact_url(url)}"
-    if status in (401, 403):
-        return NotAuthorizedError(status, text, url=url)
-    cls: type[FHIRError] = {
-        404: NotFoundError,
-        410: NotFoundError,
-        409: ConflictError,
-        412: PreconditionFailedError,
-        422: UnprocessableError,
-        429: RateLimitedError,
-    }.get(status, ServerError if status >= 500 else FHIRError)
-    return cls(text, status=status, method="GET", url=url, headers=dict(response.headers))
-
-
-def decode_bundle(response: httpx.Response) -> Mapping[str, Any]:
-    """The JSON object of a 2xx answer; raises the twiin error for anything else."""
-    if not 200 <= response.status_code < 300:
-        raise _error(response)
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``; :class:`UnsafeEndpoint` when it has none."""
     try:
-        data = json.loads(response.content)
-    except (ValueError, UnicodeDecodeError):
-        raise AddressingError(
-            f"directory answered invalid JSON for {redact_url(response.request.url)}"
-        ) from None
-    if not isinstance(data, dict):
-        raise AddressingError(
-            f"directory answered JSON that is not an object for {redact_url(response.request.url)}"
-        )
-    return data
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeEndpoint(f"invalid URL {redact_url(url)}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UnsafeEndpoint(f"not an http(s) URL: {redact_url(url)}")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _bundle(result: FhirResult, url: str) -> Mapping[str, Any]:
+    if result.json is None:
+        raise AddressingError(f"directory answered an empty body for {redact_url(url)}")
+    return result.json
+
+
+def _decode_error(exc: ModelValidationError, url: str) -> AddressingError:
+    return AddressingError(f"directory answered an unreadable body for {redact_url(url)}: {exc.message}")
 
 
 class HttpBundleFetcher:
-    """:class:`BundleFetcher` on a :mod:`twiin._http` client (own pool unless ``client`` is given)."""
+    """:class:`BundleFetcher` on :class:`~twiin.fhir.FhirClient` (own pool unless ``client`` is given)."""
 
     def __init__(
         self,
@@ -104,20 +78,33 @@ class HttpBundleFetcher:
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._owns = client is None
-        self._client = client or create_client(
+        self._http = client or create_client(
             ssl_context=ssl_context, auth=auth, transport=transport, timeouts=timeouts, retry=retry
         )
         self._max_bytes = max_bytes
+        self._clients: dict[str, FhirClient] = {}
+
+    def _client(self, url: str) -> FhirClient:
+        origin = origin_of(url)
+        found = self._clients.get(origin)
+        if found is None:
+            if len(self._clients) >= MAX_ORIGINS:
+                self._clients.clear()
+            found = FhirClient(origin, FhirVersion.R4, client=self._http, raw=True, max_bytes=self._max_bytes)
+            self._clients[origin] = found
+        return found
 
     def get(self, url: str) -> Mapping[str, Any]:
-        """GET ``url`` and decode the Bundle."""
-        request = self._client.build_request("GET", url, headers=_ACCEPT)
-        return decode_bundle(send(self._client, request, max_bytes=self._max_bytes))
+        """GET ``url`` and return the Bundle as a dict."""
+        try:
+            return _bundle(self._client(url).search_url(url), url)
+        except ModelValidationError as exc:
+            raise _decode_error(exc, url) from None
 
     def close(self) -> None:
         """Close the pool if this fetcher made it."""
         if self._owns:
-            self._client.close()
+            self._http.close()
 
 
 class AsyncHttpBundleFetcher:
@@ -135,17 +122,32 @@ class AsyncHttpBundleFetcher:
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._owns = client is None
-        self._client = client or create_async_client(
+        self._http = client or create_async_client(
             ssl_context=ssl_context, auth=auth, transport=transport, timeouts=timeouts, retry=retry
         )
         self._max_bytes = max_bytes
+        self._clients: dict[str, AsyncFhirClient] = {}
+
+    def _client(self, url: str) -> AsyncFhirClient:
+        origin = origin_of(url)
+        found = self._clients.get(origin)
+        if found is None:
+            if len(self._clients) >= MAX_ORIGINS:
+                self._clients.clear()
+            found = AsyncFhirClient(
+                origin, FhirVersion.R4, client=self._http, raw=True, max_bytes=self._max_bytes
+            )
+            self._clients[origin] = found
+        return found
 
     async def get(self, url: str) -> Mapping[str, Any]:
-        """GET ``url`` and decode the Bundle."""
-        request = self._client.build_request("GET", url, headers=_ACCEPT)
-        return decode_bundle(await asend(self._client, request, max_bytes=self._max_bytes))
+        """GET ``url`` and return the Bundle as a dict."""
+        try:
+            return _bundle(await self._client(url).search_url(url), url)
+        except ModelValidationError as exc:
+            raise _decode_error(exc, url) from None
 
     async def close(self) -> None:
         """Close the pool if this fetcher made it."""
         if self._owns:
-            await self._client.aclose()
+            await self._http.aclose()
