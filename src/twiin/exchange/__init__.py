@@ -1,0 +1,1 @@
+"""Exchange patterns: Notified Pull (with Push and Pull); both halves of each."""

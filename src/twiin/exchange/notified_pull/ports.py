@@ -1,0 +1,168 @@
+"""The generic functions Notified Pull depends on, as small protocols (pluggable per plateau).
+
+Notified Pull needs addressing (endpoint of a URA for a payload type), authorization bases
+(issue/resolve/revoke), access-token checks at the sender, and consent. Each is a protocol here
+so that static/local implementations (plateau 1-2) and national ones (plateau 3-4) fit alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+import attrs
+from cryptography import x509
+
+from twiin import naming
+from twiin.errors import InvalidTokenError
+from twiin.fhir_version import FhirVersion
+from twiin.identifiers import Bsn, Ura
+
+__all__ = [
+    "BGZ_SERVER_PAYLOAD",
+    "NOTIFICATION_PAYLOAD",
+    "AccessGrant",
+    "AuthorizationBaseRecord",
+    "AuthorizationBases",
+    "ConsentCheck",
+    "ConsentRequest",
+    "EndpointResolver",
+    "HasBaseUrl",
+    "TokenVerifier",
+    "certificate_ura",
+]
+
+NOTIFICATION_PAYLOAD = "Twiin-TA-notification"
+BGZ_SERVER_PAYLOAD = "http://nictiz.nl/fhir/CapabilityStatement/bgz2017-servercapabilities"
+
+
+class HasBaseUrl(Protocol):
+    """An endpoint found through addressing."""
+
+    @property
+    def base_url(self) -> str:
+        """The endpoint's base URL."""
+        ...
+
+
+class EndpointResolver(Protocol):
+    """Addressing: the endpoints of organisation ``ura`` for ``payload_type``."""
+
+    def resolve(
+        self, ura: Ura, payload_type: str, fhir_version: FhirVersion | None = None
+    ) -> Sequence[HasBaseUrl]:
+        """Endpoints, best first; raises ``EndpointNotFound`` when there is none."""
+        ...
+
+
+@attrs.frozen(repr=False)
+class AuthorizationBaseRecord:
+    """What an authorization base grants: one receiver, one patient, these reads and searches."""
+
+    value: str
+    patient: Bsn
+    receiver: Ura
+    reads: tuple[str, ...]
+    queries: tuple[str, ...]
+    expires_at: datetime
+    revoked: bool = False
+
+    def __repr__(self) -> str:
+        return f"AuthorizationBaseRecord(receiver={self.receiver.value}, queries={len(self.queries)})"
+
+
+class AuthorizationBases(Protocol):
+    """The sender's register of authorization bases."""
+
+    def issue(
+        self,
+        patient: Bsn,
+        receiver: Ura,
+        queries: Sequence[str],
+        ttl: timedelta,
+        *,
+        reads: Sequence[str] = (),
+    ) -> AuthorizationBaseRecord:
+        """Create a new opaque authorization base."""
+        ...
+
+    def resolve(self, value: str) -> AuthorizationBaseRecord:
+        """The record; raises ``AuthorizationBaseError`` when unknown, expired or revoked."""
+        ...
+
+    def revoke(self, value: str) -> None:
+        """Revoke the base (idempotent)."""
+        ...
+
+
+@attrs.frozen(repr=False)
+class AccessGrant:
+    """What a verified access token says: the client organisation and its authorization base."""
+
+    client_ura: Ura
+    authorization_base: str
+    patient: Bsn | None = None
+
+    def __repr__(self) -> str:
+        return f"AccessGrant(client_ura={self.client_ura.value})"
+
+
+class TokenVerifier(Protocol):
+    """Checks an access token presented on the sender's FHIR base (bound to the TLS peer)."""
+
+    def verify(self, token: str, peer_certificate: x509.Certificate | None) -> AccessGrant:
+        """The grant; raises ``InvalidTokenError`` / ``AuthorizationBaseError``."""
+        ...
+
+
+@attrs.frozen
+class ConsentRequest:
+    """The consent question for one pull request: may ``requester`` get this data of ``patient``?"""
+
+    patient: Bsn
+    requester: Ura
+    holder: Ura
+    resource_type: str
+    category: str | None = None
+
+
+ConsentCheck = Callable[[ConsentRequest], bool]
+"""Answers a consent question with True (Permit) or False; any exception counts as Deny."""
+
+
+def certificate_ura(certificate: x509.Certificate | None) -> Ura:
+    """The URA in a UZI server certificate's SAN otherName (``2.5.5.5``); ``InvalidTokenError`` if absent."""
+    if certificate is None:
+        raise InvalidTokenError("no TLS client certificate")
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise InvalidTokenError("certificate has no subjectAltName") from None
+    for name in san.get_values_for_type(x509.OtherName):
+        if name.type_id.dotted_string != naming.UZI_OTHERNAME_OID:
+            continue
+        text = _der_string(name.value)
+        parts = text.split("-") if text else []
+        if len(parts) >= 5:
+            try:
+                return Ura(parts[4])
+            except ValueError:
+                break
+    raise InvalidTokenError("certificate carries no UZI URA")
+
+
+def _der_string(der: bytes) -> str | None:
+    if len(der) < 2 or der[0] not in (0x0C, 0x16, 0x13):
+        return None
+    length, offset = der[1], 2
+    if length & 0x80:
+        count = length & 0x7F
+        length, offset = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
+    try:
+        return der[offset : offset + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+Clock = Callable[[], datetime]
