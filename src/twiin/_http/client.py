@@ -7,6 +7,7 @@ or pass their own client to the higher layers.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -188,5 +189,6 @@ def _complete(streamed: httpx.Response, body: bytes) -> httpx.Response:
         request=streamed.request,
         extensions=streamed.extensions,
     )
-    response.elapsed = streamed.elapsed
+    with contextlib.suppress(RuntimeError):  # some transports never report elapsed time
+        response.elapsed = streamed.elapsed
     return response
