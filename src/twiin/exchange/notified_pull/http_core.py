@@ -99,7 +99,8 @@ def next_link(bundle: Any, base_url: str, seen: set[str]) -> str | None:
         return None
     for link in bundle.get("link") or []:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
-            url = resolve_target(base_url, link["url"]) if "://" not in link["url"] else link["url"]
+            raw = link["url"]
+            url = raw if raw.startswith(("https://", "http://")) else resolve_target(base_url, raw)
             if not same_origin(url, base_url):
                 raise PagingError("next link points outside the sender's FHIR base")
             if url in seen:

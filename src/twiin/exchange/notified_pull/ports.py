@@ -1,14 +1,14 @@
 """The generic functions Notified Pull depends on, as small protocols (pluggable per plateau).
 
-Notified Pull needs addressing (endpoint of a URA for a payload type), authorization bases
-(issue/resolve/revoke), access-token checks at the sender, and consent. Each is a protocol here
+Notified Pull needs addressing (endpoint of a URA for a payload type), access-token checks at
+the sender, and consent (authorization bases come from :mod:`twiin.auth.server`). Each is a protocol here
 so that static/local implementations (plateau 1-2) and national ones (plateau 3-4) fit alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Protocol
 
 import attrs
@@ -23,8 +23,6 @@ __all__ = [
     "BGZ_SERVER_PAYLOAD",
     "NOTIFICATION_PAYLOAD",
     "AccessGrant",
-    "AuthorizationBaseRecord",
-    "AuthorizationBases",
     "ConsentCheck",
     "ConsentRequest",
     "EndpointResolver",
@@ -57,51 +55,11 @@ class EndpointResolver(Protocol):
 
 
 @attrs.frozen(repr=False)
-class AuthorizationBaseRecord:
-    """What an authorization base grants: one receiver, one patient, these reads and searches."""
-
-    value: str
-    patient: Bsn
-    receiver: Ura
-    reads: tuple[str, ...]
-    queries: tuple[str, ...]
-    expires_at: datetime
-    revoked: bool = False
-
-    def __repr__(self) -> str:
-        return f"AuthorizationBaseRecord(receiver={self.receiver.value}, queries={len(self.queries)})"
-
-
-class AuthorizationBases(Protocol):
-    """The sender's register of authorization bases."""
-
-    def issue(
-        self,
-        patient: Bsn,
-        receiver: Ura,
-        queries: Sequence[str],
-        ttl: timedelta,
-        *,
-        reads: Sequence[str] = (),
-    ) -> AuthorizationBaseRecord:
-        """Create a new opaque authorization base."""
-        ...
-
-    def resolve(self, value: str) -> AuthorizationBaseRecord:
-        """The record; raises ``AuthorizationBaseError`` when unknown, expired or revoked."""
-        ...
-
-    def revoke(self, value: str) -> None:
-        """Revoke the base (idempotent)."""
-        ...
-
-
-@attrs.frozen(repr=False)
 class AccessGrant:
     """What a verified access token says: the client organisation and its authorization base."""
 
     client_ura: Ura
-    authorization_base: str
+    authorization_base_id: str
     patient: Bsn | None = None
 
     def __repr__(self) -> str:

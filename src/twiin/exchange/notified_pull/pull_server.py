@@ -16,11 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from twiin.audit import Auditor, Outcome
+from twiin.auth.server import AuthorizationBase, AuthorizationBaseStore
 from twiin.errors import AuthError, AuthorizationBaseError, InvalidTokenError
 from twiin.exchange.notified_pull.matcher import NormalisedRequest, RequestMatcher
 from twiin.exchange.notified_pull.ports import (
-    AuthorizationBaseRecord,
-    AuthorizationBases,
     ConsentCheck,
     ConsentRequest,
     TokenVerifier,
@@ -58,7 +57,7 @@ class PullServer:
         our_ura: Ura,
         *,
         tokens: TokenVerifier,
-        bases: AuthorizationBases,
+        bases: AuthorizationBaseStore,
         consent: ConsentCheck,
         store: PatientStore,
         base_path: str = "/fhir",
@@ -79,12 +78,12 @@ class PullServer:
     def __call__(self, request: IncomingRequest) -> Answer:
         return self.serve_pull(request)
 
-    def _matcher(self, record: AuthorizationBaseRecord) -> RequestMatcher:
+    def _matcher(self, record: AuthorizationBase) -> RequestMatcher:
         with self._lock:
-            matcher = self._matchers.get(record.value)
+            matcher = self._matchers.get(record.id)
             if matcher is None:
-                matcher = RequestMatcher(record.reads, record.queries, base_path=self.base_path)
-                self._matchers[record.value] = matcher
+                matcher = RequestMatcher(queries=record.queries, base_path=self.base_path)
+                self._matchers[record.id] = matcher
             return matcher
 
     def serve_pull(self, request: IncomingRequest) -> Answer:
@@ -105,7 +104,7 @@ class PullServer:
             self._audit("denied", target, None, None, "invalid access token")
             return refusal(401, "login", "access token is invalid or expired")
         try:
-            record = self.bases.resolve(grant.authorization_base)
+            record = self.bases.resolve_id(grant.authorization_base_id)
         except AuthorizationBaseError:
             self._audit("denied", target, None, grant.client_ura, "authorization base revoked or expired")
             return refusal(

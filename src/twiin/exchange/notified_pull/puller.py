@@ -58,7 +58,7 @@ class PullCore:
 
     def request(self, base_url: str, url_or_target: str) -> httpx.Request:
         """A GET for a step target or a paging URL."""
-        url = url_or_target if "://" in url_or_target else resolve_target(base_url, url_or_target)
+        url = url_or_target if _is_absolute(url_or_target) else resolve_target(base_url, url_or_target)
         return httpx.Request("GET", url, headers=ACCEPT)
 
     def audit(
@@ -215,3 +215,7 @@ class AsyncPuller:
                 group.start_soon(worker, index, step)
         results = first + [r for r in slots if r is not None]
         return self.core.finish(notification, base_url, results)
+
+
+def _is_absolute(target: str) -> bool:
+    return target.startswith(("https://", "http://"))

@@ -19,14 +19,10 @@ import attrs
 from twiin._http import asend, create_async_client, create_client, send
 from twiin._http.compat import httpx
 from twiin.audit import Auditor, Outcome
+from twiin.auth.server import AuthorizationBase, AuthorizationBaseStore
 from twiin.errors import TwiinError
 from twiin.exchange.notified_pull.http_core import ACCEPT, check_response, resolve_target
-from twiin.exchange.notified_pull.ports import (
-    NOTIFICATION_PAYLOAD,
-    AuthorizationBaseRecord,
-    AuthorizationBases,
-    EndpointResolver,
-)
+from twiin.exchange.notified_pull.ports import NOTIFICATION_PAYLOAD, EndpointResolver
 from twiin.exchange.notified_pull.task import (
     NotificationTask,
     PartyId,
@@ -52,7 +48,7 @@ class Receipt:
     endpoint: str
     status: int
     location: str | None
-    authorization_base: AuthorizationBaseRecord
+    authorization_base: AuthorizationBase
 
     def __repr__(self) -> str:
         return f"Receipt(task={self.task.identifier!r}, status={self.status})"
@@ -65,7 +61,7 @@ class SenderCore:
     our_ura: Ura
     sending_system: PartyId
     resolver: EndpointResolver
-    bases: AuthorizationBases
+    bases: AuthorizationBaseStore
     auditor: Auditor | None = None
     auth_for: AuthFor | None = None
     validity: timedelta = timedelta(days=7)
@@ -84,16 +80,15 @@ class SenderCore:
         group_identifier: str | None,
         based_on: str | None,
         get_workflow_task: bool,
-    ) -> tuple[NotificationTask, AuthorizationBaseRecord]:
+    ) -> tuple[NotificationTask, AuthorizationBase]:
         """Issue the authorization base and build the Task for it."""
         query_inputs = [QueryInput.from_bgz(q) if isinstance(q, BgzQuery) else q for q in queries]
         read_inputs = [ReadInput(r) if isinstance(r, str) else r for r in reads]
         allowed_reads: list[str] = [r.reference for r in read_inputs]
         if get_workflow_task and based_on:
             allowed_reads.append(based_on)
-        record = self.bases.issue(
-            patient, receiver, [q.query for q in query_inputs], self.validity, reads=allowed_reads
-        )
+        allowed = [*allowed_reads, *(q.query for q in query_inputs)]
+        record = self.bases.issue(patient, receiver, allowed, ttl=self.validity, sender=self.our_ura)
         task = build_notification_task(
             sender=self.our_ura, receiver=receiver, sending_system=self.sending_system, patient=patient,
             queries=query_inputs, reads=read_inputs, authorization_base=record.value,
