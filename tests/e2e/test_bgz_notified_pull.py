@@ -23,7 +23,7 @@ from twiin.audit import Auditor, MemorySink, Pseudonymizer
 from twiin.auth import JwtBearerAuth
 from twiin.auth.server import AssertionPolicy, MemoryAuthorizationBaseStore
 from twiin.consent import LocalConsentRegister, ProfessionalId
-from twiin.errors import NotAuthorizedError, NotificationCancelled
+from twiin.errors import NotAuthorizedError, NotificationCancelled, TokenRequestError
 from twiin.exchange.notified_pull import (
     AsyncPuller,
     NotificationReceiver,
@@ -321,7 +321,7 @@ def test_token_request_with_someone_elses_authorization_base_is_refused(net, pki
                          authorization_base=notification.task.authorization_base)  # fmt: skip
     tls = client_ssl_context(intruder, pki.trust_anchors)
     with create_client(ssl_context=tls, auth=auth) as client:
-        with pytest.raises(Exception) as err:
+        with pytest.raises(TokenRequestError) as err:
             client.get(net.sender_server.url("fhir") + "/Condition")
-    assert "invalid_grant" in str(err.value)
+    assert err.value.error == "invalid_grant"
     assert net.served == 0
