@@ -20,6 +20,7 @@ from twiin.errors import (
     NotificationCancelled,
     PagingError,
     ServerError,
+    UnprocessableError,
 )
 from twiin.exchange.notified_pull import (
     AsyncNotificationSender,
