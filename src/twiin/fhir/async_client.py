@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, asend, create_async_client
 from twiin._http.compat import httpx
 from twiin.config import RetryPolicy, Timeouts
+from twiin.errors import ConfigurationError
 from twiin.fhir.bundles import TransactionResult
 from twiin.fhir.calls import Call, RequestSpec
 from twiin.fhir.core import FhirCore, Params
@@ -49,6 +50,10 @@ class AsyncFhirClient:
         headers: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
+        if client is not None and (transport, ssl_context, timeouts, retry) != (None, None, None, None):
+            raise ConfigurationError(
+                "client", "configure transport, TLS, timeouts and retries on the injected client"
+            )
         self.core = FhirCore(base_url, version, raw=raw, max_pages=max_pages)
         self._owns_client = client is None
         self._http = client or create_async_client(

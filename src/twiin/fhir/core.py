@@ -113,19 +113,30 @@ class FhirCore:
             raise error_for_response(response, self.version)
         return result_from_response(response, self.version, raw_mode=self.raw)
 
-    def _call(self, spec: RequestSpec) -> Call[FhirResult]:
-        return Call(spec, self.parse_result)
+    def _call(self, spec: RequestSpec, expect: str | None = None) -> Call[FhirResult]:
+        if expect is None:
+            return Call(spec, self.parse_result)
+
+        def parse(response: httpx.Response) -> FhirResult:
+            result = self.parse_result(response)
+            if result.json is not None and result.resource_type not in (expect, "OperationOutcome"):
+                raise ModelValidationError(
+                    f"expected a {expect}, got {result.resource_type!r}", resource_type=expect, raw=result.raw
+                )
+            return result
+
+        return Call(spec, parse)
 
     # --- instance and type interactions ----------------------------------------------
 
     def read(self, type: str, id: str) -> Call[FhirResult]:
         """GET ``Type/id``."""
-        return self._call(self._spec("GET", self.url(_check_type(type), _check_id(id))))
+        return self._call(self._spec("GET", self.url(_check_type(type), _check_id(id))), expect=type)
 
     def vread(self, type: str, id: str, version_id: str) -> Call[FhirResult]:
         """GET ``Type/id/_history/vid`` (the version id is opaque)."""
         url = self.url(_check_type(type), _check_id(id), "_history", _check_id(version_id, "version_id"))
-        return self._call(self._spec("GET", url))
+        return self._call(self._spec("GET", url), expect=type)
 
     def create(self, resource: Any, *, if_none_exist: Params = None) -> Call[FhirResult]:
         """POST ``resource`` to its type; ``if_none_exist`` makes it conditional (and retry-safe)."""
@@ -140,7 +151,7 @@ class FhirCore:
             content=self._body(resource),
             retry=bool(headers) or None,
         )
-        return self._call(spec)
+        return self._call(spec, expect=rtype)
 
     def update(self, resource: Any, *, if_match: str | None = None) -> Call[FhirResult]:
         """PUT ``resource`` at ``Type/id``; ``if_match`` is a version id or an ETag."""
@@ -151,7 +162,8 @@ class FhirCore:
             raise ConfigurationError("resource", "update needs a resource with an id")
         headers = {"If-Match": if_match_header(if_match)} if if_match else {}
         body = self._body(resource)
-        return self._call(self._spec("PUT", self.url(rtype, _check_id(rid)), headers=headers, content=body))
+        spec = self._spec("PUT", self.url(rtype, _check_id(rid)), headers=headers, content=body)
+        return self._call(spec, expect=rtype)
 
     def conditional_update(self, type: str, params: Params, resource: Any) -> Call[FhirResult]:
         """PUT ``resource`` at ``Type?params`` (create on no match, update on one, 412 on several)."""
@@ -161,7 +173,7 @@ class FhirCore:
         if resource_type_of(resource) != type:
             raise ConfigurationError("resource", f"resource is not a {type}")
         spec = self._spec("PUT", self.url(_check_type(type), query=query), content=self._body(resource))
-        return self._call(spec)
+        return self._call(spec, expect=type)
 
     def patch(
         self, type: str, id: str, ops: Sequence[Mapping[str, Any]], *, if_match: str | None = None
@@ -174,7 +186,7 @@ class FhirCore:
             headers["If-Match"] = if_match_header(if_match)
         content = json.dumps([dict(op) for op in ops]).encode("utf-8")
         url = self.url(_check_type(type), _check_id(id))
-        return self._call(self._spec("PATCH", url, headers=headers, content=content))
+        return self._call(self._spec("PATCH", url, headers=headers, content=content), expect=type)
 
     def delete(self, type: str, id: str) -> Call[FhirResult]:
         """DELETE ``Type/id``; 404 and 410 both mean the resource is gone and return normally."""

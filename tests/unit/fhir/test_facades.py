@@ -440,3 +440,31 @@ def test_response_size_cap(make_runner: MakeRunner) -> None:
     runner = make_runner(lambda r: fhir_response(200, {**TASK, "description": "x" * 5000}), max_bytes=1000)
     with pytest.raises(ResponseTooLarge):
         runner("read", "Task", "t1")
+
+
+def test_answer_of_the_wrong_resource_type_is_refused(make_runner: MakeRunner) -> None:
+    runner = make_runner(lambda r: fhir_response(200, {"resourceType": "Patient", "id": "t1"}))
+    with pytest.raises(ModelValidationError, match="expected a Task"):
+        runner("read", "Task", "t1")
+
+
+def test_injected_client_excludes_transport_options() -> None:
+    from twiin.errors import ConfigurationError
+
+    with httpx.Client() as http, pytest.raises(ConfigurationError):
+        FhirClient(BASE, client=http, retry=RetryPolicy.disabled())
+
+
+def test_history_url_pages(make_runner: MakeRunner) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        body = _searchset(0, 1, None)
+        body["type"] = "history"
+        return fhir_response(200, body)
+
+    runner = make_runner(handler)
+    pages = runner.collect("iter_pages", "Organization/_history?_since=2024-01-01T00:00:00Z")
+    assert len(pages) == 1
+    assert seen == [f"{BASE}/Organization/_history?_since=2024-01-01T00:00:00Z"]
