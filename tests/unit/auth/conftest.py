@@ -36,3 +36,12 @@ def client_credentials(client_cert: IssuedCertificate) -> Credentials:
 @pytest.fixture(scope="session")
 def signer(client_credentials: Credentials) -> AssertionSigner:
     return AssertionSigner(client_credentials)
+
+
+ISSUER = "https://sender.example.test"
+
+
+@pytest.fixture(scope="session")
+def server_cert(pki: TestPKI) -> IssuedCertificate:
+    """The token endpoint's own certificate (URA 11111111), also its token-signing key here."""
+    return pki.issue_server(ura="11111111", uzi_number="900000011", key_type="ec256")
