@@ -3,8 +3,8 @@
 Sender GtK (URA 11111111): Notification sender, token endpoint (JWT-bearer grant with the
 authorization base, client assertions checked against the test UZI PKI), and the pull guard in
 front of an in-memory STU3 store holding BgZ data of two patients. Receiver GtK (URA 22222222):
-Task endpoint (accept) and the puller. Addressing is a static table (the addressing branch had
-not landed); the notification POST is protected by mTLS only (no receiver-side token endpoint).
+Task endpoint (accept) and the puller. Addressing is a bilateral StaticAddressBook (plateau 1-2);
+the notification POST is protected by mTLS only (no receiver-side token endpoint).
 """
 
 from __future__ import annotations
@@ -14,17 +14,19 @@ import threading
 from contextlib import ExitStack
 
 import anyio
-import attrs
 import pytest
 
 from twiin import naming
 from twiin._http import client_ssl_context, create_async_client, create_client, server_ssl_context
+from twiin.addressing import StaticAddressBook
 from twiin.audit import Auditor, MemorySink, Pseudonymizer
 from twiin.auth import JwtBearerAuth
 from twiin.auth.server import AssertionPolicy, MemoryAuthorizationBaseStore
 from twiin.consent import LocalConsentRegister, ProfessionalId
 from twiin.errors import NotAuthorizedError, NotificationCancelled, TokenRequestError
 from twiin.exchange.notified_pull import (
+    BGZ_SERVER_PAYLOAD,
+    NOTIFICATION_PAYLOAD,
     AsyncPuller,
     NotificationReceiver,
     NotificationSender,
@@ -51,17 +53,13 @@ SENDER, RECEIVER = Ura("11111111"), Ura("22222222")
 PATIENT, OTHER = Bsn("999999151"), Bsn("999998456")
 
 
-@attrs.frozen
-class Endpoint:
-    base_url: str
-
-
-class StaticResolver:
-    def __init__(self, table):
-        self.table = table
-
-    def resolve(self, ura, payload_type, fhir_version=None):
-        return [Endpoint(self.table[(ura, payload_type)])]
+def address_book(receiver_base, sender_base):
+    return StaticAddressBook({"organization": [
+        {"ura": RECEIVER.value, "name": "Receiver", "endpoint": [
+            {"address": receiver_base, "payload_types": [NOTIFICATION_PAYLOAD.code]}]},
+        {"ura": SENDER.value, "name": "Sender", "endpoint": [
+            {"address": sender_base, "payload_types": [BGZ_SERVER_PAYLOAD.code], "fhir_version": "STU3"}]},
+    ]})  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -150,10 +148,7 @@ class Network:
 
         receiver_tls = server_ssl_context(self.receiver_creds, trust)
         self.receiver_server = stack.enter_context(serve(Router({"/fhir": task_endpoint}), receiver_tls))
-        resolver = StaticResolver({
-            (RECEIVER, naming_payload("notification")): self.receiver_server.url("fhir"),
-            (SENDER, naming_payload("bgz")): self.sender_server.url("fhir"),
-        })  # fmt: skip
+        resolver = address_book(self.receiver_server.url("fhir"), self.sender_server.url("fhir"))
         sender_core = SenderCore(SENDER, PartyId("urn:ietf:rfc:3986", "urn:oid:2.16.840.1.113883.2.4.3.164.2.1"),
                                  resolver, self.bases, auditor=sender_auditor)  # fmt: skip
         self.sender = stack.enter_context(
@@ -174,12 +169,6 @@ class Network:
         self.puller = stack.enter_context(
             Puller(self.pull_core, client=create_client(ssl_context=self.receiver_tls_client))
         )
-
-
-def naming_payload(kind):
-    from twiin.exchange.notified_pull import BGZ_SERVER_PAYLOAD, NOTIFICATION_PAYLOAD
-
-    return NOTIFICATION_PAYLOAD if kind == "notification" else BGZ_SERVER_PAYLOAD
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import anyio
-import attrs
 import pytest
 
 from twiin._http import create_async_client, create_client
 from twiin._http.compat import httpx
+from twiin.addressing import StaticAddressBook
 from twiin.auth.server import MemoryAuthorizationBaseStore
 from twiin.config import RetryPolicy
 from twiin.errors import (
@@ -23,6 +23,8 @@ from twiin.errors import (
     UnprocessableError,
 )
 from twiin.exchange.notified_pull import (
+    BGZ_SERVER_PAYLOAD,
+    NOTIFICATION_PAYLOAD,
     AsyncNotificationSender,
     AsyncPuller,
     Notification,
@@ -41,14 +43,11 @@ SENDER_BASE = "https://sender.example/fhir"
 RECEIVER_BASE = "https://receiver.example/fhir"
 
 
-@attrs.frozen
-class Endpoint:
-    base_url: str
-
-
-class Resolver:
-    def resolve(self, ura, payload_type, fhir_version=None):
-        return [Endpoint(SENDER_BASE if ura == SENDER else RECEIVER_BASE)]
+def Resolver():
+    return StaticAddressBook({"organization": [
+        {"ura": SENDER.value, "endpoint": [{"address": SENDER_BASE, "payload_types": [BGZ_SERVER_PAYLOAD.code]}]},
+        {"ura": RECEIVER.value, "endpoint": [{"address": RECEIVER_BASE, "payload_types": [NOTIFICATION_PAYLOAD.code]}]},
+    ]})  # fmt: skip
 
 
 def bundle(resources, next_url=None):

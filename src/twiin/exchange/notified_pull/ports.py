@@ -7,7 +7,7 @@ so that static/local implementations (plateau 1-2) and national ones (plateau 3-
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -15,8 +15,8 @@ import attrs
 from cryptography import x509
 
 from twiin import naming
+from twiin.addressing import AddressResolver, payload_types
 from twiin.errors import InvalidTokenError
-from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Bsn, Ura
 
 __all__ = [
@@ -26,32 +26,16 @@ __all__ = [
     "ConsentCheck",
     "ConsentRequest",
     "EndpointResolver",
-    "HasBaseUrl",
     "TokenVerifier",
     "certificate_ura",
 ]
 
-NOTIFICATION_PAYLOAD = "Twiin-TA-notification"
-BGZ_SERVER_PAYLOAD = "http://nictiz.nl/fhir/CapabilityStatement/bgz2017-servercapabilities"
-
-
-class HasBaseUrl(Protocol):
-    """An endpoint found through addressing."""
-
-    @property
-    def base_url(self) -> str:
-        """The endpoint's base URL."""
-        ...
-
-
-class EndpointResolver(Protocol):
-    """Addressing: the endpoints of organisation ``ura`` for ``payload_type``."""
-
-    def resolve(
-        self, ura: Ura, payload_type: str, fhir_version: FhirVersion | None = None
-    ) -> Sequence[HasBaseUrl]:
-        """Endpoints, best first; raises ``EndpointNotFound`` when there is none."""
-        ...
+NOTIFICATION_PAYLOAD = payload_types.TWIIN_TA_NOTIFICATION
+"""Payload type of a receiver's Notification Task endpoint."""
+BGZ_SERVER_PAYLOAD = payload_types.BGZ_SERVER
+"""Payload type of a sender's BgZ FHIR base (STU3)."""
+EndpointResolver = AddressResolver
+"""Addressing: ``resolve(ura, payload_type, *, fhir_version=None) -> list[ResolvedEndpoint]``."""
 
 
 @attrs.frozen(repr=False)

@@ -20,6 +20,7 @@ import attrs
 
 from twiin._http import asend, create_async_client, create_client, send
 from twiin._http.compat import httpx
+from twiin.addressing import PayloadType
 from twiin.audit import Auditor
 from twiin.errors import NotificationCancelled, PagingError, TwiinError
 from twiin.exchange.notified_pull.http_core import ACCEPT, resolve_target
@@ -41,7 +42,7 @@ class PullCore:
     resolver: EndpointResolver
     auth_for: AuthForPull
     auditor: Auditor | None = None
-    payload_type: str = BGZ_SERVER_PAYLOAD
+    payload_type: PayloadType | str = BGZ_SERVER_PAYLOAD
     concurrency: int = 8
     max_pages: int = 100
     _lock: threading.Lock = attrs.field(factory=threading.Lock, init=False, repr=False)
@@ -52,7 +53,8 @@ class PullCore:
         if notification.cancelled:
             self.audit(notification, "notified-pull.pull", "failure", None, "notification cancelled")
             raise NotificationCancelled()
-        base_url = self.resolver.resolve(notification.sender, self.payload_type, FhirVersion.STU3)[0].base_url
+        found = self.resolver.resolve(notification.sender, self.payload_type, fhir_version=FhirVersion.STU3)
+        base_url = found[0].address
         self.audit(notification, "notified-pull.pull-start", "success", None, f"{len(plan_pull(task))} steps")
         return base_url, plan_pull(task)
 

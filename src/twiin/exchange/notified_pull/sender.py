@@ -68,7 +68,8 @@ class SenderCore:
 
     def endpoint(self, receiver: Ura) -> str:
         """The receiver's notification endpoint base URL."""
-        return self.resolver.resolve(receiver, NOTIFICATION_PAYLOAD, FhirVersion.STU3)[0].base_url
+        found = self.resolver.resolve(receiver, NOTIFICATION_PAYLOAD, fhir_version=FhirVersion.STU3)
+        return found[0].address
 
     def prepare(
         self,
