@@ -1,10 +1,12 @@
 """A complete two-party BgZ Notified Pull over real loopback mTLS with the test PKI.
 
-Sender GtK (URA 11111111): Notification sender, token endpoint (JWT-bearer grant with the
-authorization base, client assertions checked against the test UZI PKI), and the pull guard in
+Sender GtK (URA 11111111): Notification sender, token endpoint (twiin.auth TokenEndpoint:
+JWT-bearer grant with the authorization base, client assertions checked against the test UZI
+PKI, certificate-bound tokens), and the pull guard in
 front of an in-memory STU3 store holding BgZ data of two patients. Receiver GtK (URA 22222222):
 Task endpoint (accept) and the puller. Addressing is a bilateral StaticAddressBook (plateau 1-2);
-the notification POST is protected by mTLS only (no receiver-side token endpoint).
+the sender gets a client_credentials token at the receiver's token endpoint to POST and cancel
+the Notification Task.
 """
 
 from __future__ import annotations
@@ -20,21 +22,22 @@ from twiin import naming
 from twiin._http import client_ssl_context, create_async_client, create_client, server_ssl_context
 from twiin.addressing import StaticAddressBook
 from twiin.audit import Auditor, MemorySink, Pseudonymizer
-from twiin.auth import JwtBearerAuth
-from twiin.auth.server import AssertionPolicy, MemoryAuthorizationBaseStore
+from twiin.auth import AssertionSigner, ClientCredentialsAuth, JwtBearerAuth
+from twiin.auth.server import AssertionPolicy, MemoryAuthorizationBaseStore, TokenEndpoint, TokenIssuer
 from twiin.consent import LocalConsentRegister, ProfessionalId
 from twiin.errors import NotAuthorizedError, NotificationCancelled, TokenRequestError
 from twiin.exchange.notified_pull import (
     BGZ_SERVER_PAYLOAD,
     NOTIFICATION_PAYLOAD,
     AsyncPuller,
+    IssuedTokenVerifier,
+    NotificationAccess,
     NotificationReceiver,
     NotificationSender,
     PartyId,
     PullCore,
     Puller,
     PullServer,
-    PullTokenService,
     SenderCore,
     consent_check,
 )
@@ -80,6 +83,7 @@ class Network:
 
     def __init__(self, pki, certs, stack: ExitStack, *, concurrency=8):
         trust = pki.trust_anchors
+        self.pki = pki
         self.sender_creds, self.receiver_creds = (
             certs["sender"].credentials(),
             certs["receiver"].credentials(),
@@ -109,7 +113,6 @@ class Network:
                 self.on_serve(self.served)
             return store(request, patient)
 
-        self.token_service = None
         holder = {}
 
         def token_endpoint(request):
@@ -127,17 +130,17 @@ class Network:
             audience=self.token_url, trust=trust, check_revocation=False,
             intermediates=(pki.intermediate.certificate,),
         )  # fmt: skip
-        holder["tokens"] = self.token_service = PullTokenService(policy, self.bases)
+        issuer = TokenIssuer(AssertionSigner(self.sender_creds), issuer=self.token_url)
+        holder["tokens"] = TokenEndpoint(issuer=issuer, policy=policy, store=self.bases)
         check = consent_check(
             self.consent, holder_type=ProviderType("Z3"), requester_type=ProviderType("Z3"),
             professional=ProfessionalId(naming.UZI_OID, "900000002"), role=RoleCode("01.015"),
         )  # fmt: skip
         holder["guard"] = self.guard = PullServer(
-            SENDER, tokens=self.token_service, bases=self.bases, consent=check, store=counting_store,
+            SENDER, tokens=IssuedTokenVerifier(issuer, self.bases), bases=self.bases, consent=check, store=counting_store,
             base_path="/fhir", auditor=sender_auditor,
         )  # fmt: skip
 
-        self.receiver = NotificationReceiver(RECEIVER, auditor=receiver_auditor)
         self.accepted = []
 
         def task_endpoint(request):
@@ -146,11 +149,33 @@ class Network:
                 self.accepted.append(notification)
             return answer
 
+        def receiver_token(request):
+            return holder["receiver_tokens"].handle(request)
+
         receiver_tls = server_ssl_context(self.receiver_creds, trust)
-        self.receiver_server = stack.enter_context(serve(Router({"/fhir": task_endpoint}), receiver_tls))
+        self.receiver_server = stack.enter_context(
+            serve(Router({"/fhir": task_endpoint, "/token": receiver_token}), receiver_tls)
+        )
+        receiver_token_url = self.receiver_server.url("token")
+        receiver_issuer = TokenIssuer(AssertionSigner(self.receiver_creds), issuer=receiver_token_url)
+        receiver_policy = AssertionPolicy(
+            audience=receiver_token_url, trust=trust, check_revocation=False,
+            intermediates=(pki.intermediate.certificate,),
+        )  # fmt: skip
+        holder["receiver_tokens"] = TokenEndpoint(issuer=receiver_issuer, policy=receiver_policy)
+        self.receiver = NotificationReceiver(
+            RECEIVER, auditor=receiver_auditor, access=NotificationAccess(receiver_issuer)
+        )
+        self.notify_auths = []
+
+        def notify_auth(receiver, endpoint):
+            auth = ClientCredentialsAuth(receiver_token_url, self.sender_creds, client_id=SENDER.value)
+            self.notify_auths.append(auth)
+            return auth
+
         resolver = address_book(self.receiver_server.url("fhir"), self.sender_server.url("fhir"))
         sender_core = SenderCore(SENDER, PartyId("urn:ietf:rfc:3986", "urn:oid:2.16.840.1.113883.2.4.3.164.2.1"),
-                                 resolver, self.bases, auditor=sender_auditor)  # fmt: skip
+                                 resolver, self.bases, auditor=sender_auditor, auth_for=notify_auth)  # fmt: skip
         self.sender = stack.enter_context(
             NotificationSender(
                 sender_core, client=create_client(ssl_context=client_ssl_context(self.sender_creds, trust))
@@ -216,6 +241,7 @@ def test_complete_bgz_notified_pull_sync(net):
     result = net.puller.pull(notification)
     _check_complete(result, notification)
     assert sum(a.token_requests for a in net.auths) == 1
+    assert net.notify_auths[0].token_requests == 1
     sender_actions = net.sender_audit.actions()
     assert sender_actions.count("notified-pull.serve") == net.served == 32
     assert "notified-pull.notify" in sender_actions
@@ -314,3 +340,15 @@ def test_token_request_with_someone_elses_authorization_base_is_refused(net, pki
             client.get(net.sender_server.url("fhir") + "/Condition")
     assert err.value.error == "invalid_grant"
     assert net.served == 0
+
+
+def test_notification_endpoint_needs_the_senders_token(net):
+    from twiin.exchange.notified_pull import build_notification_task
+
+    task = build_notification_task(sender=SENDER, receiver=RECEIVER, sending_system=PartyId("urn:x", "s"),
+                                   patient=PATIENT, queries=bgz.QUERIES[:1])  # fmt: skip
+    tls = client_ssl_context(net.sender_creds, net.pki.trust_anchors)
+    with create_client(ssl_context=tls) as client:
+        response = client.post(net.receiver_server.url("fhir/Task"), json=task.to_fhir())
+    assert response.status_code == 401
+    assert net.accepted == []

@@ -180,3 +180,28 @@ def test_other_methods_are_refused(receiver, sender_cert):
         receiver.accept(IncomingRequest("DELETE", "https://r/fhir/Task/1", {}, b"", sender_cert))[1].status
         == 405
     )
+
+
+def _with_access(mapping):
+    from twiin.errors import InvalidTokenError
+
+    def access(token, peer_certificate):
+        if token not in mapping:
+            raise InvalidTokenError("unknown token")
+        return mapping[token]
+
+    return NotificationReceiver(RECEIVER, access=access)
+
+
+def _bearer(request, token):
+    headers = {**request.headers, "authorization": f"Bearer {token}"}
+    return IncomingRequest(request.method, request.url, headers, request.body, request.peer_certificate)
+
+
+def test_token_is_required_when_access_is_configured(task, sender_cert):
+    receiver = _with_access({"good": SENDER, "foreign": Ura("33333333")})
+    request = post(task.to_fhir(), sender_cert)
+    assert receiver.accept(request)[1].status == 401
+    assert receiver.accept(_bearer(request, "bad"))[1].status == 401
+    assert receiver.accept(_bearer(request, "foreign"))[1].status == 403
+    assert receiver.accept(_bearer(request, "good"))[1].status == 201

@@ -1,11 +1,12 @@
 """TA Notified Pull (STU3), both halves.
 
 Sender: :class:`NotificationSender` / :class:`AsyncNotificationSender` (notify, update, cancel),
-:class:`PullServer` (guard for reads and searches) and :class:`PullTokenService` (token endpoint).
+:class:`PullServer` (guard for reads and searches) with :class:`IssuedTokenVerifier`.
 Receiver: :class:`NotificationReceiver` (accept a Notification Task or its cancellation) and
 :class:`Puller` / :class:`AsyncPuller` (pull everything a notification offers).
 """
 
+from twiin.exchange.notified_pull.access import IssuedTokenVerifier, NotificationAccess
 from twiin.exchange.notified_pull.consent import category_for, consent_check
 from twiin.exchange.notified_pull.matcher import MatchResult, NormalisedRequest, RequestMatcher, normalise
 from twiin.exchange.notified_pull.ports import (
@@ -36,7 +37,6 @@ from twiin.exchange.notified_pull.task import (
     build_notification_task,
 )
 from twiin.exchange.notified_pull.task_parse import ParsedTask, TaskIssue, parse_notification_task
-from twiin.exchange.notified_pull.token_service import PullTokenService
 
 __all__ = [
     "BGZ_SERVER_PAYLOAD",
@@ -48,10 +48,12 @@ __all__ = [
     "ConsentRequest",
     "EndpointResolver",
     "InputResult",
+    "IssuedTokenVerifier",
     "MatchResult",
     "MemoryInbox",
     "NormalisedRequest",
     "Notification",
+    "NotificationAccess",
     "NotificationReceiver",
     "NotificationSender",
     "NotificationTask",
@@ -62,7 +64,6 @@ __all__ = [
     "PullResult",
     "PullServer",
     "PullStep",
-    "PullTokenService",
     "Puller",
     "QueryInput",
     "ReadInput",

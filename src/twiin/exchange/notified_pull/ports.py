@@ -14,9 +14,9 @@ from typing import Protocol
 import attrs
 from cryptography import x509
 
-from twiin import naming
 from twiin.addressing import AddressResolver, payload_types
-from twiin.errors import InvalidTokenError
+from twiin.auth.uzi import uzi_identity
+from twiin.errors import InvalidTokenError, UziIdentityError
 from twiin.identifiers import Bsn, Ura
 
 __all__ = [
@@ -74,37 +74,13 @@ ConsentCheck = Callable[[ConsentRequest], bool]
 
 
 def certificate_ura(certificate: x509.Certificate | None) -> Ura:
-    """The URA in a UZI server certificate's SAN otherName (``2.5.5.5``); ``InvalidTokenError`` if absent."""
+    """The URA in a UZI server certificate (SAN otherName ``2.5.5.5``); ``InvalidTokenError`` if absent."""
     if certificate is None:
         raise InvalidTokenError("no TLS client certificate")
     try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        raise InvalidTokenError("certificate has no subjectAltName") from None
-    for name in san.get_values_for_type(x509.OtherName):
-        if name.type_id.dotted_string != naming.UZI_OTHERNAME_OID:
-            continue
-        text = _der_string(name.value)
-        parts = text.split("-") if text else []
-        if len(parts) >= 5:
-            try:
-                return Ura(parts[4])
-            except ValueError:
-                break
-    raise InvalidTokenError("certificate carries no UZI URA")
-
-
-def _der_string(der: bytes) -> str | None:
-    if len(der) < 2 or der[0] not in (0x0C, 0x16, 0x13):
-        return None
-    length, offset = der[1], 2
-    if length & 0x80:
-        count = length & 0x7F
-        length, offset = int.from_bytes(der[2 : 2 + count], "big"), 2 + count
-    try:
-        return der[offset : offset + length].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+        return uzi_identity(certificate).ura
+    except UziIdentityError:
+        raise InvalidTokenError("certificate carries no valid UZI identity") from None
 
 
 Clock = Callable[[], datetime]

@@ -19,7 +19,7 @@ import attrs
 from cryptography import x509
 
 from twiin.audit import Auditor
-from twiin.errors import InvalidTokenError, NotificationError
+from twiin.errors import AuthError, InvalidTokenError, NotificationError
 from twiin.exchange.notified_pull.ports import certificate_ura
 from twiin.exchange.notified_pull.task import NotificationTask
 from twiin.exchange.notified_pull.task_parse import TaskIssue, parse_notification_task, task_to_dict
@@ -100,6 +100,7 @@ class NotificationReceiver:
         auditor: Auditor | None = None,
         lenient: bool = False,
         peer_ura: Callable[[x509.Certificate | None], Ura] = certificate_ura,
+        access: Callable[[str, x509.Certificate | None], Ura] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.our_ura = our_ura
@@ -107,6 +108,7 @@ class NotificationReceiver:
         self.auditor = auditor
         self.lenient = lenient
         self._peer_ura = peer_ura
+        self._access = access
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -117,12 +119,32 @@ class NotificationReceiver:
         except (InvalidTokenError, ValueError):
             self._audit("notified-pull.accept", "denied", None, None, "no UZI URA in TLS peer")
             return _refuse(403, "security", "TLS client certificate carries no URA")
+        refused = self._check_token(request, peer)
+        if refused is not None:
+            return None, refused
         method = request.method.upper()
         if method == "POST":
             return self._create(request, peer)
         if method == "PUT":
             return self._cancel(request, peer)
         return _refuse(405, "not-supported", "only POST Task and conditional PUT Task are supported")
+
+    def _check_token(self, request: IncomingRequest, peer: Ura) -> Answer | None:
+        if self._access is None:
+            return None
+        token = request.bearer_token()
+        if token is None:
+            self._audit("notified-pull.accept", "denied", peer, None, "no access token")
+            return Answer.outcome(401, "login", "access token required")
+        try:
+            client = self._access(token, request.peer_certificate)
+        except AuthError:
+            self._audit("notified-pull.accept", "denied", peer, None, "invalid access token")
+            return Answer.outcome(401, "login", "access token is invalid or expired")
+        if client != peer:
+            self._audit("notified-pull.accept", "denied", peer, None, "token of another organisation")
+            return Answer.outcome(403, "forbidden", "access token was issued to another organisation")
+        return None
 
     def _parse(self, request: IncomingRequest) -> tuple[NotificationTask, tuple[TaskIssue, ...]]:
         parsed = parse_notification_task(
