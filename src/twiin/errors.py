@@ -366,6 +366,33 @@ class ChainValidationError(CertificateError):
     wrong key usage, or is revoked (or its revocation status is unknown)."""
 
 
+# --- added by notified-pull ---
+
+
+class NotificationCancelled(ExchangeError):
+    """The sender cancelled the notification (or revoked its authorization base) during a pull.
+
+    ``partial`` holds the pull result gathered before the cancellation, when there is one.
+    """
+
+    def __init__(
+        self, message: str = "the sender cancelled this notification", *, partial: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+class PullError(ExchangeError):
+    """One read or search of a pull failed; ``cause`` is the typed error behind it."""
+
+    def __init__(self, message: str, *, cause: TwiinError | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+__all__ += ["NotificationCancelled", "PullError"]
+
+
 # --- added by consent -------------------------------------------------------------------------
 
 

@@ -43,7 +43,7 @@ _COMMON: dict[str, ParamDef] = {
     "family": ParamDef("string", ("name.family",)),
     "given": ParamDef("string", ("name.given",)),
     "address-city": ParamDef("string", ("address.city",)),
-    "patient": ParamDef("reference", ("subject", "patient", "for", "beneficiary")),
+    "patient": ParamDef("reference", ("subject", "patient", "for", "beneficiary", "participant.actor")),
     "subject": ParamDef("reference", ("subject", "for")),
     "organization": ParamDef("reference", ("organization", "managingOrganization", "providedBy")),
     "partof": ParamDef("reference", ("partOf",)),
