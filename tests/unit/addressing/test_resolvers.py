@@ -160,9 +160,11 @@ def test_live_directory_follows_the_recipe_and_caches() -> None:
         "https://fhir.oost.test/stu3",
         "https://cardio.oost.test/fhir",
     ]
-    assert found[2].unit is not None and found[2].unit.kind is UnitKind.DEPARTMENT
+    assert found[2].unit is not None
+    assert found[2].unit.kind is UnitKind.DEPARTMENT
     [uro] = live.resolve(fx.URA_OOST, pt.BGZ_SERVER)
-    assert uro.unit is not None and uro.unit.kind is UnitKind.HEALTHCARE_SERVICE
+    assert uro.unit is not None
+    assert uro.unit.kind is UnitKind.HEALTHCARE_SERVICE
     paths = [u.split("?")[0].removeprefix(qd.base) for u in qd.requests]
     assert paths == ["/Organization", "/Organization", "/Organization", "/HealthcareService"]
     assert "identifier=http://fhir.nl/fhir/NamingSystem/ura|22222222" in qd.requests[0]
