@@ -55,7 +55,8 @@ class SqliteBatch:
             with store.writing() as conn:
                 conn.execute(
                     "CREATE TEMP TABLE IF NOT EXISTS staging("
-                    "rtype TEXT NOT NULL, rid TEXT NOT NULL, ts TEXT, body TEXT, PRIMARY KEY(rtype, rid))"
+                    "rtype TEXT NOT NULL, rid TEXT NOT NULL, ts TEXT, body TEXT, existed INTEGER DEFAULT 0,"
+                    " old_ts TEXT, PRIMARY KEY(rtype, rid))"
                 )
                 conn.execute("DELETE FROM temp.staging")
         except BaseException:
@@ -137,38 +138,44 @@ def _apply(
     affected: set[str] = uras_of_source(conn, key) if batch.full else set()
     changed: list[tuple[str, str]] = []
     rejected: list[Rejection] = []
-    cursor = conn.execute("SELECT rtype, rid, ts, body FROM temp.staging ORDER BY rtype, rid")
+    conn.execute(
+        "UPDATE temp.staging SET old_ts = r.ts, existed = 1 FROM resources r"
+        " WHERE r.source = ? AND r.rtype = staging.rtype AND r.rid = staging.rid",
+        (key,),
+    )
+    cursor = conn.execute(
+        "SELECT rtype, rid, ts, body, existed, old_ts FROM temp.staging ORDER BY rtype, rid"
+    )
     while rows := cursor.fetchmany(FLUSH_EVERY):
-        for rtype, rid, ts, body in rows:
+        writes = _Writes(source)
+        for rtype, rid, ts, body, existed, old_ts in rows:
             tally = counts[rtype]
-            existing = conn.execute(
-                "SELECT ts FROM resources WHERE source = ? AND rtype = ? AND rid = ?", (key, rtype, rid)
-            ).fetchone()
             if body is None:
-                if existing is None:
+                if not existed:
                     tally.unchanged += 1
                     continue
                 if not batch.full:
                     affected |= uras_of_resource(conn, key, rtype, rid)
-                delete_resource(conn, key, rtype, rid)
+                writes.remove(rtype, rid)
                 tally.deleted += 1
                 continue
-            if existing is not None and existing[0] and ts and ts <= existing[0]:
+            if existed and old_ts and ts and ts <= old_ts:
                 tally.unchanged += 1
                 continue
-            if existing is not None and not batch.full:
+            if existed and not batch.full:
                 affected |= uras_of_resource(conn, key, rtype, rid)
             try:
-                write_resource(conn, source, rtype, rid, ts, json.loads(body), body)
+                writes.upsert(rtype, rid, ts, json.loads(body), body, replace=bool(existed))
             except Malformed as exc:
                 rejected.append(Rejection(rtype, rid, exc.reason, str(source)))
                 tally.rejected += 1
                 continue
-            if existing is None:
-                tally.created += 1
-            else:
+            if existed:
                 tally.updated += 1
+            else:
+                tally.created += 1
             changed.append((rtype, rid))
+        writes.flush(conn)
     if batch.full:
         marks = ",".join("?" * len(batch.resource_types))
         gone = conn.execute(
@@ -196,6 +203,68 @@ def _apply(
         (since, None if history_supported is None else int(history_supported), batch.full, now, key),
     )
     return ApplyResult(counts=dict(counts), rejected=tuple(rejected), uras_changed=len(affected))
+
+
+class _Writes:
+    """The row changes of one chunk of staged resources, written with ``executemany``."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.clear: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.gone: list[tuple[str, str, str]] = []
+        self.resources: list[tuple[str, str, str, str | None, str | None, str]] = []
+        self.orgs: list[tuple[Any, ...]] = []
+        self.services: list[tuple[Any, ...]] = []
+        self.endpoints: list[tuple[str, str, str]] = []
+        self.refs: list[tuple[str, str, str, str]] = []
+
+    def remove(self, rtype: str, rid: str) -> None:
+        self.clear[rtype].append((self.source.key, rid))
+        self.gone.append((self.source.key, rtype, rid))
+
+    def upsert(
+        self, rtype: str, rid: str, ts: str | None, resource: Any, body: str, *, replace: bool
+    ) -> None:
+        if not isinstance(resource, Mapping):
+            raise Malformed("resource is not a JSON object")
+        key, url = self.source.key, self.source.url
+        if replace:
+            self.clear[rtype].append((key, rid))
+        links = linked_organizations(resource, url)
+        self.resources.append((key, rtype, rid, ts, _dump(list(links)) if links else None, body))
+        if rtype == "Organization":
+            org = org_record(key, resource, url)
+            self.orgs.append(
+                (key, rid, org.ura, org.name, org.part_of, _dump(list(org.endpoints)), int(org.active))
+            )
+            self.refs.extend((key, ref, "Organization", rid) for ref in org.endpoints)
+        elif rtype == "HealthcareService":
+            svc = service_record(key, resource, url)
+            self.services.append(
+                (key, rid, svc.provided_by, svc.name, _dump(list(svc.endpoints)), int(svc.active))
+            )
+            self.refs.extend((key, ref, "HealthcareService", rid) for ref in svc.endpoints)
+        elif rtype == "Endpoint":
+            self.endpoints.append((key, rid, endpoint_to_json(endpoint_record(key, resource))))
+
+    def flush(self, conn: sqlite3.Connection) -> None:
+        tables = {"Organization": "orgs", "HealthcareService": "services", "Endpoint": "endpoints"}
+        for rtype, keys in self.clear.items():
+            table = tables.get(rtype)
+            if table is None:
+                continue
+            conn.executemany(f"DELETE FROM {table} WHERE source = ? AND rid = ?", keys)  # noqa: S608
+            if rtype != "Endpoint":
+                conn.executemany(
+                    "DELETE FROM endpoint_refs WHERE source = ? AND owner_type = ? AND owner_id = ?",
+                    [(k, rtype, rid) for k, rid in keys],
+                )
+        conn.executemany("DELETE FROM resources WHERE source = ? AND rtype = ? AND rid = ?", self.gone)
+        conn.executemany("INSERT OR REPLACE INTO resources VALUES (?, ?, ?, ?, ?, ?)", self.resources)
+        conn.executemany("INSERT INTO orgs VALUES (?, ?, ?, ?, ?, ?, ?)", self.orgs)
+        conn.executemany("INSERT INTO services VALUES (?, ?, ?, ?, ?, ?)", self.services)
+        conn.executemany("INSERT INTO endpoints VALUES (?, ?, ?)", self.endpoints)
+        conn.executemany("INSERT INTO endpoint_refs VALUES (?, ?, ?, ?)", self.refs)
 
 
 def write_resource(  # noqa: PLR0917

@@ -25,11 +25,10 @@ class SqliteView:
     def top_organizations(self, ura: str) -> Sequence[OrgRecord]:
         rows = self._conn.execute(
             "SELECT o.source, o.rid, o.ura, o.name, o.part_of, o.endpoints, o.active FROM orgs o"
-            " JOIN sources s ON s.key = o.source WHERE o.ura = ? AND (s.kind != 'provider' OR s.ura = ?)"
-            " ORDER BY o.source, o.rid",
+            " JOIN sources s ON s.key = o.source WHERE o.ura = ? AND (s.kind != 'provider' OR s.ura = ?)",
             (ura, ura),
         )
-        return [_org(r) for r in rows]
+        return sorted((_org(r) for r in rows), key=lambda o: (o.source, o.id))
 
     def is_authoritative(self, source: str) -> bool:
         return self._kinds.get(source) not in (None, SourceKind.PROVIDER.value)
@@ -37,10 +36,10 @@ class SqliteView:
     def children(self, source: str, org_id: str) -> Sequence[OrgRecord]:
         rows = self._conn.execute(
             "SELECT source, rid, ura, name, part_of, endpoints, active FROM orgs"
-            " WHERE source = ? AND part_of = ? ORDER BY rid",
+            " WHERE source = ? AND part_of = ?",
             (source, org_id),
         )
-        return [_org(r) for r in rows]
+        return sorted((_org(r) for r in rows), key=lambda o: o.id)
 
     def services(self, source: str, org_id: str) -> Sequence[ServiceRecord]:
         rows = self._conn.execute(

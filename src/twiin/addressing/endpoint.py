@@ -15,8 +15,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from twiin.addressing.paging import safe_url
 from twiin.addressing.payload_types import PayloadType
-from twiin.errors import UnsafeEndpoint, redact_url
+from twiin.errors import UnsafeEndpoint
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 
@@ -159,19 +160,19 @@ class EndpointPolicy:
             host = parts.hostname
             parts.port  # noqa: B018 - raises ValueError on a malformed port
         except ValueError:
-            raise UnsafeEndpoint(f"endpoint address is not a valid URL: {redact_url(url)}") from None
+            raise UnsafeEndpoint(f"endpoint address is not a valid URL: {safe_url(url)}") from None
         scheme = parts.scheme.lower()
         allowed = ("https", "http") if self.allow_http else ("https",)
         if scheme not in allowed:
-            raise UnsafeEndpoint(f"endpoint scheme {scheme or '<none>'!r} refused: {redact_url(url)}")
+            raise UnsafeEndpoint(f"endpoint scheme {scheme or '<none>'!r} refused: {safe_url(url)}")
         if not host:
-            raise UnsafeEndpoint(f"endpoint address has no host: {redact_url(url)}")
+            raise UnsafeEndpoint(f"endpoint address has no host: {safe_url(url)}")
         if parts.username is not None or parts.password is not None:
-            raise UnsafeEndpoint(f"endpoint address carries user info: {redact_url(url)}")
+            raise UnsafeEndpoint(f"endpoint address carries user info: {safe_url(url)}")
         if parts.fragment:
-            raise UnsafeEndpoint(f"endpoint address carries a fragment: {redact_url(url)}")
+            raise UnsafeEndpoint(f"endpoint address carries a fragment: {safe_url(url)}")
         if not self.allow_loopback and _host_is_loopback(host):
-            raise UnsafeEndpoint(f"loopback endpoint refused: {redact_url(url)}")
+            raise UnsafeEndpoint(f"loopback endpoint refused: {safe_url(url)}")
         if self.allowed_hosts is not None and host.lower() not in self.allowed_hosts:
-            raise UnsafeEndpoint(f"endpoint host not allowed: {redact_url(url)}")
+            raise UnsafeEndpoint(f"endpoint host not allowed: {safe_url(url)}")
         return url

@@ -10,7 +10,15 @@ import attrs
 
 from twiin.errors import AddressingError, PagingError, UnsafeEndpoint, redact_url
 
-__all__ = ["Fetch", "follow", "next_link", "same_origin"]
+__all__ = ["Fetch", "follow", "next_link", "safe_url", "same_origin"]
+
+
+def safe_url(url: object) -> str:
+    """``url`` redacted for messages and logs; never raises, even on a malformed URL."""
+    try:
+        return redact_url(url)
+    except ValueError:
+        return "<malformed url>"
 
 
 @attrs.frozen
@@ -52,15 +60,15 @@ def follow(
     current: str | None = url
     while current is not None:
         if current in seen:
-            raise PagingError(f"paging loop at {redact_url(current)}")
+            raise PagingError(f"paging loop at {safe_url(current)}")
         if len(seen) >= max_pages:
-            raise PagingError(f"more than {max_pages} pages for {redact_url(url)}")
+            raise PagingError(f"more than {max_pages} pages for {safe_url(url)}")
         seen.add(current)
         bundle = yield Fetch(current)
         if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
-            raise AddressingError(f"directory did not answer a Bundle for {redact_url(current)}")
+            raise AddressingError(f"directory did not answer a Bundle for {safe_url(current)}")
         on_page(bundle)
         current = next_link(bundle)
         if current is not None and not same_origin(current, origin):
-            raise UnsafeEndpoint(f"refusing a next link to another origin: {redact_url(current)}")
+            raise UnsafeEndpoint(f"refusing a next link to another origin: {safe_url(current)}")
     return len(seen)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import attrs
 
 from twiin.addressing.endpoint import ResolvedEndpoint
-from twiin.errors import redact_url
+from twiin.addressing.paging import safe_url
 
 __all__ = [
     "ApplyResult",
@@ -60,7 +60,7 @@ class Source:
 
     def __str__(self) -> str:
         suffix = f" (URA {self.ura})" if self.ura else ""
-        return f"{self.kind.value} {redact_url(self.url)}{suffix}"
+        return f"{self.kind.value} {safe_url(self.url)}{suffix}"
 
 
 @attrs.frozen

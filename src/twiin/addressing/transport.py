@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 
 from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, create_async_client, create_client
 from twiin._http.compat import httpx
+from twiin.addressing.paging import safe_url
 from twiin.config import RetryPolicy, Timeouts
-from twiin.errors import AddressingError, ModelValidationError, UnsafeEndpoint, redact_url
+from twiin.errors import AddressingError, ModelValidationError, UnsafeEndpoint
 from twiin.fhir import AsyncFhirClient, FhirClient, FhirResult
 from twiin.fhir_version import FhirVersion
 
@@ -46,21 +47,21 @@ def origin_of(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise UnsafeEndpoint(f"invalid URL {redact_url(url)}") from None
+        raise UnsafeEndpoint(f"invalid URL {safe_url(url)}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UnsafeEndpoint(f"not an http(s) URL: {redact_url(url)}")
+        raise UnsafeEndpoint(f"not an http(s) URL: {safe_url(url)}")
     host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
     return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
 
 
 def _bundle(result: FhirResult, url: str) -> Mapping[str, Any]:
     if result.json is None:
-        raise AddressingError(f"directory answered an empty body for {redact_url(url)}")
+        raise AddressingError(f"directory answered an empty body for {safe_url(url)}")
     return result.json
 
 
 def _decode_error(exc: ModelValidationError, url: str) -> AddressingError:
-    return AddressingError(f"directory answered an unreadable body for {redact_url(url)}: {exc.message}")
+    return AddressingError(f"directory answered an unreadable body for {safe_url(url)}: {exc.message}")
 
 
 class HttpBundleFetcher:
