@@ -21,7 +21,7 @@ from twiin import naming
 from twiin.consent import _attrs as A
 from twiin.consent._soap import envelope, new_message_id, serialize
 from twiin.consent._xml import HL7, SOAP12, XACML, default_ns, q
-from twiin.consent.mitz import parse_closed_question
+from twiin.consent.mitz_server import parse_closed_question
 from twiin.consent.model import ConsentQuestion, DataCategory, Decision
 from twiin.consent.open_question import PatientLocation, build_open_answer, parse_open_question
 from twiin.consent.xmldsig import verify_closed_question
