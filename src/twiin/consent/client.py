@@ -10,6 +10,7 @@ optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentia
 
 from __future__ import annotations
 
+import logging
 import time
 from types import TracebackType
 from typing import Self
@@ -42,6 +43,7 @@ from twiin.redaction import get_logger
 __all__ = ["AsyncMitzClient", "MitzClient", "PreparedCall"]
 
 log = get_logger(__name__)
+_LOG_BYTES = 4096
 
 
 @attrs.frozen(repr=False)
@@ -59,6 +61,19 @@ class PreparedCall:
 
 def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path
+
+
+def _log_exchange(call: PreparedCall, response: httpx.Response, started: float) -> None:
+    """DEBUG: status, timing and the start of the answer; the logger redacts every BSN (also echoed ones)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    elapsed = (time.perf_counter() - started) * 1000
+    log.debug("mitz %s -> HTTP %s in %.1f ms", call.url.rsplit("/", 1)[-1], response.status_code, elapsed)
+    log.debug(
+        "mitz answer (first %d bytes): %s",
+        _LOG_BYTES,
+        response.content[:_LOG_BYTES].decode("utf-8", "replace"),
+    )
 
 
 def _refuse_redirect(status: int) -> None:
@@ -160,12 +175,7 @@ class MitzClient:
         response = _send(
             self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
         )
-        log.debug(
-            "mitz %s -> %s in %.1f ms",
-            call.url.rsplit("/", 1)[-1],
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
+        _log_exchange(call, response, started)
         return response
 
     def check(self, question: ConsentQuestion) -> ConsentDecision:
@@ -232,9 +242,12 @@ class AsyncMitzClient:
 
     async def _post(self, call: PreparedCall) -> httpx.Response:
         request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
-        return await _asend(
+        started = time.perf_counter()
+        response = await _asend(
             self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
         )
+        _log_exchange(call, response, started)
+        return response
 
     async def check(self, question: ConsentQuestion) -> ConsentDecision:
         """Ask the closed question: Permit/Deny per category, or a typed ``ConsentError``."""
