@@ -7,6 +7,7 @@ Prints medians and ratios measured in this run; never fails on timing.
 
 from __future__ import annotations
 
+import ssl
 import statistics
 import time
 from collections.abc import Callable
@@ -14,9 +15,9 @@ from collections.abc import Callable
 import anyio
 from lxml import etree
 
-from twiin._http import client_ssl_context, server_ssl_context
+from twiin._http import client_ssl_context, create_async_client, server_ssl_context
 from twiin._http.compat import httpx
-from twiin.config import Timeouts
+from twiin.config import RetryPolicy, Timeouts
 from twiin.consent import (
     AsyncMitzClient,
     ConsentQuestion,
@@ -82,6 +83,13 @@ def micro() -> None:
         print(f"{'build + parse per question':44s} {both:10.1f} {both / bare:13.2f}x   [{n} cat]")
 
 
+def _client(ctx: ssl.SSLContext, limits: httpx.Limits, timeouts: Timeouts) -> httpx.AsyncClient:
+    """The twiin-made client (no retries, redirects off, size cap in send) with the baseline's pool."""
+    return create_async_client(
+        ssl_context=ctx, limits=limits, timeouts=timeouts, retry=RetryPolicy.disabled()
+    )
+
+
 async def _bare_round(client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]) -> float:
     async def one() -> None:
         response = await client.post(url, content=body, headers=headers)
@@ -120,14 +128,14 @@ def loopback() -> None:
 
         async def main() -> tuple[list[float], list[float]]:
             ctx = client_ssl_context(client_creds, pki.trust_anchors)
-            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+            # 20 pooled connections on both sides: the loopback test server's listen backlog is small
+            limits = httpx.Limits(max_connections=20, max_keepalive_connections=20)
             slow = Timeouts(connect=60, read=60, write=60, pool=60)  # same generous bounds as the baseline
             bare_times, twiin_times = [], []
             async with (
                 httpx.AsyncClient(verify=ctx, limits=limits, timeout=60) as bare,
-                AsyncMitzClient(
-                    running.base_url, credentials=client_creds, trust=pki.trust_anchors, timeouts=slow
-                ) as tw,
+                _client(ctx, limits, slow) as http,
+                AsyncMitzClient(running.base_url, client=http) as tw,
             ):
                 await _bare_round(bare, url, body, headers)  # warm-up both
                 await _twiin_round(tw, q)
