@@ -13,8 +13,8 @@ from twiin.consent.mitz import (
     build_closed_question,
     build_xacml_request,
     parse_closed_answer,
-    parse_closed_question,
 )
+from twiin.consent.mitz_server import parse_closed_question
 from twiin.consent.model import (
     AsyncConsentChecker,
     ConsentChecker,

@@ -5,11 +5,13 @@ Both facades share the sans-I/O halves in :mod:`twiin.consent.mitz`,
 build -> send -> parse. Redirects are never followed (a 3xx raises
 :class:`~twiin.errors.ConsentRedirectRefused`), the answer body is capped, and nothing is
 retried (a consent question is answered once or fails closed). ``sign_requests=True`` adds the
-optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentials.
+optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentials; with an
+``auditor`` every closed question is recorded (patient as pseudonym, outcome, MessageID).
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from types import TracebackType
 from typing import Self
@@ -20,6 +22,7 @@ from twiin._http import asend as _asend
 from twiin._http import client_ssl_context, create_async_client, create_client
 from twiin._http import send as _send
 from twiin._http.compat import httpx
+from twiin.audit import Auditor, Outcome
 from twiin.config import RetryPolicy, Timeouts
 from twiin.consent import _attrs as A
 from twiin.consent._soap import new_message_id
@@ -36,12 +39,13 @@ from twiin.consent.open_question import (
 from twiin.consent.subscriptions import MitzSubscriptions, SubscriptionReceipt, SubscriptionRequest
 from twiin.consent.xmldsig import sign_closed_question
 from twiin.credentials import Credentials, TrustAnchors
-from twiin.errors import ConfigurationError, ConsentRedirectRefused
+from twiin.errors import ConfigurationError, ConsentRedirectRefused, TwiinError
 from twiin.redaction import get_logger
 
 __all__ = ["AsyncMitzClient", "MitzClient", "PreparedCall"]
 
 log = get_logger(__name__)
+_LOG_BYTES = 4096
 
 
 @attrs.frozen(repr=False)
@@ -61,6 +65,19 @@ def _join(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path
 
 
+def _log_exchange(call: PreparedCall, response: httpx.Response, started: float) -> None:
+    """DEBUG: status, timing and the start of the answer; the logger redacts every BSN (also echoed ones)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    elapsed = (time.perf_counter() - started) * 1000
+    log.debug("mitz %s -> HTTP %s in %.1f ms", call.url.rsplit("/", 1)[-1], response.status_code, elapsed)
+    log.debug(
+        "mitz answer (first %d bytes): %s",
+        _LOG_BYTES,
+        response.content[:_LOG_BYTES].decode("utf-8", "replace"),
+    )
+
+
 def _refuse_redirect(status: int) -> None:
     if 300 <= status < 400:
         raise ConsentRedirectRefused(f"Mitz answered a redirect (HTTP {status}); not followed", status=status)
@@ -70,7 +87,12 @@ class _Core:
     """The sans-I/O part shared by both facades."""
 
     def __init__(
-        self, base_url: str, options: MitzOptions, credentials: Credentials | None, sign_requests: bool
+        self,
+        base_url: str,
+        options: MitzOptions,
+        credentials: Credentials | None,
+        sign_requests: bool,
+        auditor: Auditor | None,
     ) -> None:
         if not base_url.startswith(("https://", "http://")):
             raise ConfigurationError("consent.mitz.base_url", "must be an absolute https URL")
@@ -79,6 +101,32 @@ class _Core:
         self.base_url = base_url.rstrip("/")
         self.options = options
         self.signing = credentials if sign_requests else None
+        self.auditor = auditor
+
+    def audit(
+        self,
+        question: ConsentQuestion,
+        call: PreparedCall,
+        decision: ConsentDecision | None = None,
+        error: TwiinError | None = None,
+    ) -> None:
+        """Record the closed question: success (all Permit), denied, or failure with the error class."""
+        if self.auditor is None:
+            return
+        if decision is not None:
+            outcome: Outcome = "success" if decision.allowed() else "denied"
+            detail = ",".join(f"{c.code}={decision.decision(c).value}" for c in question.categories)
+        else:
+            outcome, detail = "failure", type(error).__name__
+        self.auditor.record(
+            "consent.mitz.closed-question",
+            outcome,
+            patient=question.patient,
+            peer=question.requester_ura,
+            professional=question.professional.extension,
+            correlation_id=call.message_id,
+            detail=detail,
+        )
 
     def closed(self, question: ConsentQuestion) -> PreparedCall:
         url = _join(self.base_url, A.CLOSED_PATH)
@@ -135,10 +183,11 @@ class MitzClient:
         timeouts: Timeouts | None = None,
         allow_tls12: bool = False,
         sign_requests: bool = False,
+        auditor: Auditor | None = None,
         transport: httpx.BaseTransport | None = None,
         client: httpx.Client | None = None,
     ) -> None:
-        self._core = _Core(base_url, options, credentials, sign_requests)
+        self._core = _Core(base_url, options, credentials, sign_requests, auditor)
         self._owns = client is None
         if client is None:
             ctx = (
@@ -160,19 +209,20 @@ class MitzClient:
         response = _send(
             self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
         )
-        log.debug(
-            "mitz %s -> %s in %.1f ms",
-            call.url.rsplit("/", 1)[-1],
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
+        _log_exchange(call, response, started)
         return response
 
     def check(self, question: ConsentQuestion) -> ConsentDecision:
         """Ask the closed question: Permit/Deny per category, or a typed ``ConsentError``."""
         call = self._core.closed(question)
-        response = self._post(call)
-        return self._core.finish_closed(call, question, response.status_code, response.content)
+        try:
+            response = self._post(call)
+            decision = self._core.finish_closed(call, question, response.status_code, response.content)
+        except TwiinError as exc:
+            self._core.audit(question, call, error=exc)
+            raise
+        self._core.audit(question, call, decision)
+        return decision
 
     def locate(self, question: OpenQuestion) -> list[PatientLocation]:
         """Ask the open question: where may the patient's data be found?"""
@@ -211,10 +261,11 @@ class AsyncMitzClient:
         timeouts: Timeouts | None = None,
         allow_tls12: bool = False,
         sign_requests: bool = False,
+        auditor: Auditor | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         client: httpx.AsyncClient | None = None,
     ) -> None:
-        self._core = _Core(base_url, options, credentials, sign_requests)
+        self._core = _Core(base_url, options, credentials, sign_requests, auditor)
         self._owns = client is None
         if client is None:
             ctx = (
@@ -232,15 +283,24 @@ class AsyncMitzClient:
 
     async def _post(self, call: PreparedCall) -> httpx.Response:
         request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
-        return await _asend(
+        started = time.perf_counter()
+        response = await _asend(
             self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
         )
+        _log_exchange(call, response, started)
+        return response
 
     async def check(self, question: ConsentQuestion) -> ConsentDecision:
         """Ask the closed question: Permit/Deny per category, or a typed ``ConsentError``."""
         call = self._core.closed(question)
-        response = await self._post(call)
-        return self._core.finish_closed(call, question, response.status_code, response.content)
+        try:
+            response = await self._post(call)
+            decision = self._core.finish_closed(call, question, response.status_code, response.content)
+        except TwiinError as exc:
+            self._core.audit(question, call, error=exc)
+            raise
+        self._core.audit(question, call, decision)
+        return decision
 
     async def locate(self, question: OpenQuestion) -> list[PatientLocation]:
         """Ask the open question: where may the patient's data be found?"""

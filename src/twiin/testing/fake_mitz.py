@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import json
 import threading
+import time
 from collections.abc import Iterable
 
 import attrs
@@ -21,7 +22,7 @@ from twiin import naming
 from twiin.consent import _attrs as A
 from twiin.consent._soap import envelope, new_message_id, serialize
 from twiin.consent._xml import HL7, SOAP12, XACML, default_ns, q
-from twiin.consent.mitz import parse_closed_question
+from twiin.consent.mitz_server import parse_closed_question
 from twiin.consent.model import ConsentQuestion, DataCategory, Decision
 from twiin.consent.open_question import PatientLocation, build_open_answer, parse_open_question
 from twiin.consent.xmldsig import verify_closed_question
@@ -173,6 +174,7 @@ class FakeMitz:
     require_client_certificate: bool = False
     require_signature: bool = False
     subscription_status: int = 201
+    delay_seconds: float = 0.0
     requests: list[IncomingRequest] = attrs.field(factory=list, repr=False)
     subscriptions: list[dict[str, object]] = attrs.field(factory=list, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
@@ -181,6 +183,8 @@ class FakeMitz:
         """Answer one HTTP request (the server block)."""
         with self._lock:
             self.requests.append(request)
+        if self.delay_seconds > 0:
+            time.sleep(min(self.delay_seconds, 30.0))
         if self.require_client_certificate and request.peer_certificate is None:
             return Answer(403, {"content-type": "text/plain"}, b"client certificate required")
         path = request.path.rstrip("/")

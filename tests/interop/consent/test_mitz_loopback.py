@@ -133,3 +133,21 @@ def test_signed_question_over_mtls(
             assert b"not the TLS client certificate" in response.content
     finally:
         fake.require_signature = False
+
+
+def test_slow_mitz_times_out(mitz: RunningServer, pki: TestPKI, client_credentials, fake: FakeMitz) -> None:  # type: ignore[no-untyped-def]
+    from twiin.config import Timeouts
+
+    fake.delay_seconds = 1.0
+    try:
+        with MitzClient(
+            mitz.base_url,
+            credentials=client_credentials,
+            trust=pki.trust_anchors,
+            timeouts=Timeouts(read=0.2),
+        ) as client:
+            with pytest.raises(errors.TimeoutError):
+                client.check(make_question())
+            assert is_allowed(client, make_question()) is False
+    finally:
+        fake.delay_seconds = 0.0

@@ -9,7 +9,8 @@ from lxml import etree
 
 from tests.unit.consent.conftest import ENDPOINT, PATIENT, make_question
 from twiin.consent import DataCategory, MitzOptions, ProfessionalId, Purpose, build_closed_question
-from twiin.consent.mitz import build_xacml_request, closed_question_headers, parse_closed_question
+from twiin.consent.mitz import build_xacml_request, closed_question_headers
+from twiin.consent.mitz_server import parse_closed_question
 
 NS = {
     "soap": "http://www.w3.org/2003/05/soap-envelope",

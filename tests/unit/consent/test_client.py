@@ -208,7 +208,8 @@ def test_no_bsn_in_debug_logs(caplog: pytest.LogCaptureFixture) -> None:
         except errors.ConsentError as exc:
             logging.getLogger("twiin.test").exception("consent failed: %s", exc)
     text = caplog.text + "".join(str(r.__dict__) for r in caplog.records if r.name.startswith("twiin"))
-    assert caplog.records
+    assert "mitz answer" in caplog.text  # the answer XML is logged at DEBUG ...
+    assert "[BSN]" in caplog.text  # ... with the echoed BSNs masked
     assert PATIENT not in caplog.text
     assert "111222333" not in caplog.text
     assert PATIENT not in text
@@ -230,3 +231,43 @@ def test_signed_requests(pki) -> None:  # type: ignore[no-untyped-def]
         assert info.value.fault_code == "soap:Sender"
     with pytest.raises(errors.ConfigurationError):
         MitzClient(BASE, sign_requests=True, transport=_transport(fake))
+
+
+def _auditor():  # type: ignore[no-untyped-def]
+    from twiin.audit import Auditor, MemorySink, Pseudonymizer
+
+    sink = MemorySink()
+    return sink, Auditor(sink, Pseudonymizer(b"k" * 32), "twiin-test", Ura("659"))
+
+
+def test_every_closed_question_is_audited() -> None:
+    sink, auditor = _auditor()
+    fake = FakeMitz([FakeConsent(Bsn(PATIENT), DataCategory.GGC013)])
+    with MitzClient(BASE, transport=_transport(fake), auditor=auditor) as client:
+        decision = client.check(make_question(DataCategory.GGC002, DataCategory.GGC013))
+        assert client.check(make_question(DataCategory.GGC013)).allowed()
+        fake.misbehaviour = Misbehaviour.INDETERMINATE
+        with pytest.raises(errors.ConsentIndeterminate):
+            client.check(make_question())
+    first, second, third = sink.events
+    assert [e.outcome for e in sink.events] == ["denied", "success", "failure"]
+    assert first.action == "consent.mitz.closed-question"
+    assert first.detail == "GGC002=Deny,GGC013=Permit"
+    assert first.correlation_id == decision.message_id
+    assert first.peer_ura == "00000666"
+    assert first.patient_pseudonym == second.patient_pseudonym
+    assert third.detail == "ConsentIndeterminate"
+    assert PATIENT not in str([e.to_dict() for e in sink.events])
+
+
+@pytest.mark.anyio
+async def test_async_audit_on_transport_failure() -> None:
+    sink, auditor = _auditor()
+
+    def boom(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    async with AsyncMitzClient(BASE, transport=httpx.MockTransport(boom), auditor=auditor) as client:
+        with pytest.raises(errors.ConnectionError):
+            await client.check(make_question())
+    assert [(e.outcome, e.detail) for e in sink.events] == [("failure", "ConnectionError")]

@@ -225,3 +225,17 @@ def test_two_responses_are_malformed(question: ConsentQuestion) -> None:
     doubled = text[:end] + text[start:end] + text[end:]
     with pytest.raises(errors.ConsentMalformedAnswer):
         parse_closed_answer(doubled.encode(), question)
+
+
+def test_a_bsn_as_decision_value_is_not_echoed_in_the_error(question: ConsentQuestion) -> None:
+    with pytest.raises(errors.ConsentUnknownDecision) as info:
+        parse_closed_answer(closed_answer([spec("999999151")]), question)
+    assert "999999151" not in str(info.value)
+
+
+def test_foreign_bsn_in_an_answer_is_redacted_for_logging() -> None:
+    from twiin.redaction import redact
+
+    text = closed_answer([spec("Permit", patient="111222333")]).decode()
+    assert "111222333" in text
+    assert "111222333" not in redact(text)

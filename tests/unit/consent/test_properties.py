@@ -17,7 +17,9 @@ from twiin.consent import (
     parse_closed_question,
     parse_open_answer,
 )
+from twiin.consent.open_question import PatientLocation, build_open_answer
 from twiin.errors import TwiinError
+from twiin.identifiers import Ura
 from twiin.testing.fake_mitz import ResultSpec, closed_answer
 
 QUESTION = make_question(DataCategory.GGC002, DataCategory.GGC013)
@@ -117,3 +119,23 @@ json_values = st.recursive(
 def test_random_json_notifications(value: object) -> None:
     body = json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": value}).encode()
     _only_twiin_errors(lambda b: MitzSubscriptions.parse_notification(b, "application/fhir+json"), body)
+
+
+VALID_OPEN = build_open_answer(
+    [
+        PatientLocation(
+            "urn:oid:1.2.3", "urn:oid:1.2.3.4", Ura("659"), (DataCategory.GGC002,), "2.16.1", PATIENT
+        )
+    ],
+    relates_to="urn:uuid:x",
+)
+
+
+@SETTINGS
+@given(st.data())
+def test_mutated_open_answers(data: st.DataObject) -> None:
+    try:
+        locations = parse_open_answer(_mutate(VALID_OPEN, data), message_id="urn:uuid:x")
+    except TwiinError:
+        return
+    assert all(isinstance(loc, PatientLocation) for loc in locations)
