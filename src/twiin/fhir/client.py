@@ -8,7 +8,7 @@ from typing import Any, Literal, TypeVar
 
 from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, create_client, send
 from twiin._http.compat import httpx
-from twiin.config import RetryPolicy, Timeouts
+from twiin.config import EndpointConfig, RetryPolicy, Timeouts
 from twiin.errors import ConfigurationError
 from twiin.fhir.bundles import TransactionResult
 from twiin.fhir.calls import Call, RequestSpec
@@ -63,6 +63,32 @@ class FhirClient:
         self._auth = auth if client is not None else None
         self._extra_headers = dict(headers or {}) if client is not None else {}
         self._max_bytes = max_bytes
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: EndpointConfig,
+        *,
+        auth: httpx.Auth | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        transport: httpx.BaseTransport | None = None,
+        raw: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> FhirClient:
+        """A client for a configured endpoint (base URL, FHIR version, timeouts, retry policy)."""
+        if endpoint.fhir_version is None:
+            raise ConfigurationError("fhir_version", "the endpoint has no FHIR version configured")
+        return cls(
+            endpoint.base_url,
+            endpoint.fhir_version,
+            auth=auth,
+            ssl_context=ssl_context,
+            transport=transport,
+            timeouts=endpoint.timeouts,
+            retry=endpoint.retry,
+            raw=raw,
+            headers=headers,
+        )
 
     @property
     def base_url(self) -> str:
