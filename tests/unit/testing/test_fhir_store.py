@@ -254,3 +254,19 @@ def test_over_real_https(pki) -> None:  # type: ignore[no-untyped-def]
                 ),
             )
             assert read.json()["gender"] == "female"
+
+
+def test_router_picks_longest_prefix() -> None:
+    from twiin.testing.router import Router
+
+    router = Router(
+        {
+            "/fhir": lambda r: Answer(200, body=b"fhir"),
+            "/fhir/Task": lambda r: Answer(200, body=b"task"),
+            "token": lambda r: Answer(200, body=b"token"),
+        }
+    )
+    assert router(IncomingRequest("GET", "https://x/fhir/Task/1")).body == b"task"
+    assert router(IncomingRequest("GET", "https://x/fhir/Patient")).body == b"fhir"
+    assert router(IncomingRequest("POST", "https://x/token")).body == b"token"
+    assert router(IncomingRequest("GET", "https://x/fhirx")).status == 404
