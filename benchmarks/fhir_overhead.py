@@ -6,8 +6,9 @@ A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves canned R4 JSON (a Task for 
 20-entry searchset for searches). Per round, every contender runs the same batch of sequential
 reads and searches; rounds interleave the contenders so drift hits all of them alike, and stop
 early past a time budget. Printed: median milliseconds per request (each request timed) and
-the ratio to (a) raw httpx + ``json.loads`` of the same
-mode (sync or async). Then parse / serialise time and peak memory for a 500-entry Bundle.
+the ratio to (a) raw httpx + ``json.loads`` of the same mode (sync or async); then the
+client-side CPU cost per request without a network (``httpx.MockTransport``, less sensitive to a
+busy machine); then parse / serialise time and peak memory for a 500-entry Bundle.
 Not a test: nothing here asserts a timing.
 """
 
@@ -298,6 +299,48 @@ def report(title: str, samples: dict[tuple[str, str], list[float]]) -> None:
         print(f"  {name:<16}{r:>10.3f}{r / base_read:>8.2f}{s:>10.3f}{s / base_search:>8.2f}")
 
 
+def in_process_costs(n: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = SEARCH_BODY if request.url.query else READ_BODY
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/fhir+json"})
+
+    mock = httpx.MockTransport(handler)
+    base = "http://in-process/fhir"
+    plain = httpx.Client(transport=mock)
+    raw = FhirClient(base, FhirVersion.R4, raw=True, transport=mock, retry=RetryPolicy.disabled())
+    typed = FhirClient(base, FhirVersion.R4, transport=mock, retry=RetryPolicy.disabled())
+    params = {"status": "requested", "_count": "20"}
+    ops = {
+        "a httpx+json": (
+            lambda: json.loads(plain.get(f"{base}/Task/task-1").content),
+            lambda: json.loads(plain.get(f"{base}/Task", params=params).content),
+        ),
+        "b twiin raw": (lambda: raw.read("Task", "task-1").json, lambda: raw.search("Task", params).json),
+        "c twiin typed": (
+            lambda: typed.read("Task", "task-1").resource,
+            lambda: typed.search("Task", params).resource,
+        ),
+    }
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(5):
+        for name, (read, search) in ops.items():
+            for label, op, count in (("read", read, n), ("search", search, max(1, n // 10))):
+                start = time.perf_counter()
+                for _ in range(count):
+                    op()
+                per = (time.perf_counter() - start) / count * 1e6
+                best[(name, label)] = min(best.get((name, label), per), per)
+    print("\nclient CPU per request, in process (MockTransport), best of 5, microseconds")
+    print(f"  {'contender':<16}{'read':>10}{'ratio':>8}{'search':>10}{'ratio':>8}")
+    for name in ops:
+        r, s_ = best[(name, "read")], best[(name, "search")]
+        ratio_r, ratio_s = r / best[("a httpx+json", "read")], s_ / best[("a httpx+json", "search")]
+        print(f"  {name:<16}{r:>10.0f}{ratio_r:>8.2f}{s_:>10.0f}{ratio_s:>8.2f}")
+    plain.close()
+    raw.close()
+    typed.close()
+
+
 def timed(fn: Callable[[], Any], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -350,8 +393,9 @@ def main() -> None:
     print("search = one 20-entry searchset page; fhirpy sync uses requests (no pooled session)")
     report("sync", run_sync(base, rounds, reads, searches, budget))
     report("async", asyncio.run(run_async(base, rounds, reads, searches, budget)))
-    bundle_costs(repeat)
     server.shutdown()
+    in_process_costs(200 if args.quick else 1000)
+    bundle_costs(repeat)
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
 
 
