@@ -12,6 +12,7 @@ from tests.unit.fhir.runners import BASE, Runner, fhir_response
 from twiin._http.compat import httpx
 from twiin.config import RetryPolicy
 from twiin.errors import (
+    ConfigurationError,
     ConnectionError,
     ModelValidationError,
     NotAuthorizedError,
@@ -509,3 +510,38 @@ def test_from_endpoint_config() -> None:
         assert fhir.read("Task", "t1").resource.requester.agent.display == "x"
     with pytest.raises(ConfigurationError):
         AsyncFhirClient.from_endpoint(EndpointConfig(BASE))
+
+
+def test_xml_client_sends_and_reads_xml(make_runner: MakeRunner) -> None:
+    from twiin.fhir import parse_resource, serialize
+
+    seen: list[httpx.Request] = []
+    stu3_subscription = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "otv",
+        "criteria": "Consent?_query=otv&patientid=1",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": "https://example.org/notify",
+            "payload": "application/fhir+xml",
+        },
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        model = parse_resource(request.content, FhirVersion.STU3, request.headers["content-type"])
+        answer = serialize({**to_dict(model), "id": "s1"}, "application/fhir+xml", version=FhirVersion.STU3)
+        return httpx.Response(201, content=answer, headers={"Content-Type": "application/fhir+xml"})
+
+    from twiin.fhir import to_dict
+
+    runner = make_runner(handler, version=FhirVersion.STU3, content_type="application/fhir+xml")
+    created = runner("create", stu3_subscription)
+    assert seen[0].headers["content-type"].startswith("application/fhir+xml")
+    assert seen[0].headers["accept"].startswith("application/fhir+xml")
+    assert seen[0].content.lstrip().startswith(b"<")
+    assert created.id == "s1"
+    assert created.resource.channel.payload == "application/fhir+xml"
+    with pytest.raises(ConfigurationError):
+        FhirClient(BASE, content_type="text/plain")
