@@ -163,9 +163,8 @@ class FhirCore:
 
     def update(self, resource: Any, *, if_match: str | None = None) -> Call[FhirResult]:
         """PUT ``resource`` at ``Type/id``; ``if_match`` is a version id or an ETag."""
-        data = to_dict(resource)
-        rtype = _check_type(resource_type_of(data))
-        rid = data.get("id")
+        rtype = _check_type(resource_type_of(resource))
+        rid = resource.get("id") if isinstance(resource, Mapping) else getattr(resource, "id", None)
         if not isinstance(rid, str):
             raise ConfigurationError("resource", "update needs a resource with an id")
         headers = {"If-Match": if_match_header(if_match)} if if_match else {}
