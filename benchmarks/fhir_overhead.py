@@ -4,9 +4,11 @@ Run: ``PYTHONPATH=src /work/venv/bin/python benchmarks/fhir_overhead.py [--quick
 
 A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 serves canned R4 JSON (a Task for reads, a
 20-entry searchset for searches). Per round, every contender runs the same batch of sequential
-reads and searches; rounds interleave the contenders so drift hits all of them alike. Printed:
-median milliseconds per request and the ratio to (a) raw httpx + ``json.loads`` of the same
-mode (sync or async). Then parse / serialise time and peak memory for a 500-entry Bundle.
+reads and searches; rounds interleave the contenders so drift hits all of them alike, and stop
+early past a time budget. Printed: median milliseconds per request (each request timed) and
+the ratio to (a) raw httpx + ``json.loads`` of the same mode (sync or async); then the
+client-side CPU cost per request without a network (``httpx.MockTransport``, less sensitive to a
+busy machine); then parse / serialise time and peak memory for a 500-entry Bundle.
 Not a test: nothing here asserts a timing.
 """
 
@@ -238,42 +240,56 @@ def async_contenders(
 # --- measurement ------------------------------------------------------------------------
 
 
-def run_sync(base: str, rounds: int, reads: int, searches: int) -> dict[tuple[str, str], list[float]]:
+def run_sync(
+    base: str, rounds: int, reads: int, searches: int, budget: float
+) -> dict[tuple[str, str], list[float]]:
     contenders, close = sync_contenders(base)
     samples: dict[tuple[str, str], list[float]] = {}
     for read, search in contenders.values():  # warm-up (imports, lazy model loading, connections)
         read()
         search()
-    for _ in range(rounds):
+    deadline = time.monotonic() + budget
+    for done in range(rounds):
+        if done >= 3 and time.monotonic() > deadline:
+            break
         for name, (read, search) in contenders.items():
             for label, op, n in (("read", read, reads), ("search", search, searches)):
-                start = time.perf_counter()
+                bucket = samples.setdefault((name, label), [])
                 for _ in range(n):
+                    start = time.perf_counter()
                     op()
-                samples.setdefault((name, label), []).append((time.perf_counter() - start) / n * 1000)
+                    bucket.append((time.perf_counter() - start) * 1000)
     close()
     return samples
 
 
-async def run_async(base: str, rounds: int, reads: int, searches: int) -> dict[tuple[str, str], list[float]]:
+async def run_async(
+    base: str, rounds: int, reads: int, searches: int, budget: float
+) -> dict[tuple[str, str], list[float]]:
     contenders, close = async_contenders(base)
     samples: dict[tuple[str, str], list[float]] = {}
     for read, search in contenders.values():
         await read()
         await search()
-    for _ in range(rounds):
+    deadline = time.monotonic() + budget
+    for done in range(rounds):
+        if done >= 3 and time.monotonic() > deadline:
+            break
         for name, (read, search) in contenders.items():
             for label, op, n in (("read", read, reads), ("search", search, searches)):
-                start = time.perf_counter()
+                bucket = samples.setdefault((name, label), [])
                 for _ in range(n):
+                    start = time.perf_counter()
                     await op()
-                samples.setdefault((name, label), []).append((time.perf_counter() - start) / n * 1000)
+                    bucket.append((time.perf_counter() - start) * 1000)
     await close()
     return samples
 
 
 def report(title: str, samples: dict[tuple[str, str], list[float]]) -> None:
-    print(f"\n{title}: median ms per request (ratio to a)")
+    reads = len(samples[("a httpx+json", "read")])
+    searches = len(samples[("a httpx+json", "search")])
+    print(f"\n{title}: median ms per request over {reads} reads / {searches} searches (ratio to a)")
     print(f"  {'contender':<16}{'read':>10}{'ratio':>8}{'search':>10}{'ratio':>8}")
     base_read = statistics.median(samples[("a httpx+json", "read")])
     base_search = statistics.median(samples[("a httpx+json", "search")])
@@ -281,6 +297,48 @@ def report(title: str, samples: dict[tuple[str, str], list[float]]) -> None:
         r = statistics.median(samples[(name, "read")])
         s = statistics.median(samples[(name, "search")])
         print(f"  {name:<16}{r:>10.3f}{r / base_read:>8.2f}{s:>10.3f}{s / base_search:>8.2f}")
+
+
+def in_process_costs(n: int) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = SEARCH_BODY if request.url.query else READ_BODY
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/fhir+json"})
+
+    mock = httpx.MockTransport(handler)
+    base = "http://in-process/fhir"
+    plain = httpx.Client(transport=mock)
+    raw = FhirClient(base, FhirVersion.R4, raw=True, transport=mock, retry=RetryPolicy.disabled())
+    typed = FhirClient(base, FhirVersion.R4, transport=mock, retry=RetryPolicy.disabled())
+    params = {"status": "requested", "_count": "20"}
+    ops = {
+        "a httpx+json": (
+            lambda: json.loads(plain.get(f"{base}/Task/task-1").content),
+            lambda: json.loads(plain.get(f"{base}/Task", params=params).content),
+        ),
+        "b twiin raw": (lambda: raw.read("Task", "task-1").json, lambda: raw.search("Task", params).json),
+        "c twiin typed": (
+            lambda: typed.read("Task", "task-1").resource,
+            lambda: typed.search("Task", params).resource,
+        ),
+    }
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(5):
+        for name, (read, search) in ops.items():
+            for label, op, count in (("read", read, n), ("search", search, max(1, n // 10))):
+                start = time.perf_counter()
+                for _ in range(count):
+                    op()
+                per = (time.perf_counter() - start) / count * 1e6
+                best[(name, label)] = min(best.get((name, label), per), per)
+    print("\nclient CPU per request, in process (MockTransport), best of 5, microseconds")
+    print(f"  {'contender':<16}{'read':>10}{'ratio':>8}{'search':>10}{'ratio':>8}")
+    for name in ops:
+        r, s_ = best[(name, "read")], best[(name, "search")]
+        ratio_r, ratio_s = r / best[("a httpx+json", "read")], s_ / best[("a httpx+json", "search")]
+        print(f"  {name:<16}{r:>10.0f}{ratio_r:>8.2f}{s_:>10.0f}{ratio_s:>8.2f}")
+    plain.close()
+    raw.close()
+    typed.close()
 
 
 def timed(fn: Callable[[], Any], repeat: int) -> float:
@@ -326,16 +384,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke run)")
     args = parser.parse_args()
-    rounds, reads, searches, repeat = (3, 20, 5, 3) if args.quick else (9, 60, 15, 7)
+    rounds, reads, searches, repeat = (3, 20, 5, 3) if args.quick else (12, 40, 10, 5)
+    budget = 10.0 if args.quick else 30.0  # per mode; rounds stop early on a slow (shared) machine
     server, base = start_server()
     started = time.perf_counter()
     print(f"python {sys.version.split()[0]}, httpx {httpx.__version__}; server {base}")
     print(f"{rounds} interleaved rounds x ({reads} reads + {searches} searches) per contender")
     print("search = one 20-entry searchset page; fhirpy sync uses requests (no pooled session)")
-    report("sync", run_sync(base, rounds, reads, searches))
-    report("async", asyncio.run(run_async(base, rounds, reads, searches)))
-    bundle_costs(repeat)
+    report("sync", run_sync(base, rounds, reads, searches, budget))
+    report("async", asyncio.run(run_async(base, rounds, reads, searches, budget)))
     server.shutdown()
+    in_process_costs(200 if args.quick else 1000)
+    bundle_costs(repeat)
     print(f"\ntotal {time.perf_counter() - started:.1f} s")
 
 

@@ -6,9 +6,10 @@ import ssl
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
+from twiin import naming
 from twiin._http import DEFAULT_MAX_RESPONSE_BYTES, create_client, send
 from twiin._http.compat import httpx
-from twiin.config import RetryPolicy, Timeouts
+from twiin.config import EndpointConfig, RetryPolicy, Timeouts
 from twiin.errors import ConfigurationError
 from twiin.fhir.bundles import TransactionResult
 from twiin.fhir.calls import Call, RequestSpec
@@ -25,9 +26,11 @@ class FhirClient:
     """A FHIR REST client for one endpoint and one FHIR version (STU3 or R4).
 
     Owns one connection pool unless ``client`` is given; use it as a context manager. ``auth``
-    plugs in authentication (e.g. Twiin's token flows). In ``raw`` mode results carry dicts and
-    bytes only, skipping model validation. Non-2xx answers raise :class:`~twiin.errors.FHIRError`
-    subclasses; invalid 2xx bodies raise :class:`~twiin.errors.ModelValidationError`.
+    plugs in authentication (e.g. Twiin's token flows). Request bodies are FHIR JSON unless
+    ``content_type`` is ``application/fhir+xml``; answers may be either. In ``raw`` mode results
+    carry dicts and bytes only, skipping model validation. Non-2xx answers raise
+    :class:`~twiin.errors.FHIRError` subclasses; invalid 2xx bodies raise
+    :class:`~twiin.errors.ModelValidationError`.
     """
 
     def __init__(
@@ -45,12 +48,13 @@ class FhirClient:
         max_pages: int = 1000,
         headers: Mapping[str, str] | None = None,
         max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        content_type: str = naming.FHIR_JSON,
     ) -> None:
         if client is not None and (transport, ssl_context, timeouts, retry) != (None, None, None, None):
             raise ConfigurationError(
                 "client", "configure transport, TLS, timeouts and retries on the injected client"
             )
-        self.core = FhirCore(base_url, version, raw=raw, max_pages=max_pages)
+        self.core = FhirCore(base_url, version, raw=raw, max_pages=max_pages, content_type=content_type)
         self._owns_client = client is None
         self._http = client or create_client(
             ssl_context=ssl_context,
@@ -63,6 +67,32 @@ class FhirClient:
         self._auth = auth if client is not None else None
         self._extra_headers = dict(headers or {}) if client is not None else {}
         self._max_bytes = max_bytes
+
+    @classmethod
+    def from_endpoint(
+        cls,
+        endpoint: EndpointConfig,
+        *,
+        auth: httpx.Auth | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        transport: httpx.BaseTransport | None = None,
+        raw: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> FhirClient:
+        """A client for a configured endpoint (base URL, FHIR version, timeouts, retry policy)."""
+        if endpoint.fhir_version is None:
+            raise ConfigurationError("fhir_version", "the endpoint has no FHIR version configured")
+        return cls(
+            endpoint.base_url,
+            endpoint.fhir_version,
+            auth=auth,
+            ssl_context=ssl_context,
+            transport=transport,
+            timeouts=endpoint.timeouts,
+            retry=endpoint.retry,
+            raw=raw,
+            headers=headers,
+        )
 
     @property
     def base_url(self) -> str:

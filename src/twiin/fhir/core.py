@@ -30,7 +30,8 @@ __all__ = ["FhirCore", "Params"]
 Params = SearchParams | Mapping[str, Any] | str | None
 """Search parameters: typed, a mapping, or a raw query string (escape hatch)."""
 
-_ACCEPT = f"{naming.FHIR_JSON}, {naming.FHIR_XML};q=0.9, application/json;q=0.8"
+_ACCEPT_JSON = f"{naming.FHIR_JSON}, {naming.FHIR_XML};q=0.9, application/json;q=0.8"
+_ACCEPT_XML = f"{naming.FHIR_XML}, {naming.FHIR_JSON};q=0.9, application/xml;q=0.8"
 _ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.")
 
 
@@ -63,17 +64,24 @@ def _strip_slash(url: object) -> str:
 
 @attrs.frozen
 class FhirCore:
-    """Builds FHIR requests against ``base_url`` and parses the answers for ``version``."""
+    """Builds FHIR requests against ``base_url`` and parses the answers for ``version``.
+
+    Request bodies are sent as ``content_type`` (FHIR JSON by default, or FHIR XML); answers are
+    accepted in either.
+    """
 
     base_url: str = attrs.field(converter=_strip_slash)
     version: FhirVersion = attrs.field(default=FhirVersion.R4, converter=FhirVersion)
     raw: bool = False
     max_pages: int = 1000
+    content_type: str = naming.FHIR_JSON
 
     def __attrs_post_init__(self) -> None:
         url = httpx.URL(self.base_url)
         if url.scheme not in ("http", "https") or not url.host:
             raise ConfigurationError("base_url", "must be an absolute http(s) URL")
+        if self.content_type not in (naming.FHIR_JSON, naming.FHIR_XML):
+            raise ConfigurationError("content_type", "request bodies are application/fhir+json or +xml")
         if self.max_pages < 1:
             raise ConfigurationError("max_pages", "must be >= 1")
 
@@ -85,12 +93,12 @@ class FhirCore:
         return f"{path}?{query}" if query else path
 
     def _headers(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        headers = {"Accept": _ACCEPT}
+        headers = {"Accept": _ACCEPT_XML if self.content_type == naming.FHIR_XML else _ACCEPT_JSON}
         headers.update(extra or {})
         return headers
 
     def _body(self, resource: Any) -> bytes:
-        return serialize(resource)
+        return serialize(resource, self.content_type, version=self.version)
 
     def _spec(
         self,
@@ -103,7 +111,7 @@ class FhirCore:
     ) -> RequestSpec:
         all_headers = self._headers(headers)
         if content is not None and "Content-Type" not in all_headers:
-            all_headers["Content-Type"] = f"{naming.FHIR_JSON}; charset=utf-8"
+            all_headers["Content-Type"] = f"{self.content_type}; charset=utf-8"
         extensions = {RETRY_EXTENSION: retry} if retry is not None else {}
         return RequestSpec(method, url, all_headers, content, extensions)
 
@@ -155,9 +163,8 @@ class FhirCore:
 
     def update(self, resource: Any, *, if_match: str | None = None) -> Call[FhirResult]:
         """PUT ``resource`` at ``Type/id``; ``if_match`` is a version id or an ETag."""
-        data = to_dict(resource)
-        rtype = _check_type(resource_type_of(data))
-        rid = data.get("id")
+        rtype = _check_type(resource_type_of(resource))
+        rid = resource.get("id") if isinstance(resource, Mapping) else getattr(resource, "id", None)
         if not isinstance(rid, str):
             raise ConfigurationError("resource", "update needs a resource with an id")
         headers = {"If-Match": if_match_header(if_match)} if if_match else {}
@@ -289,7 +296,7 @@ class FhirCore:
         data = bundle.build() if hasattr(bundle, "build") else to_dict(bundle)
         if data.get("resourceType") != "Bundle" or data.get("type") != expected:
             raise ConfigurationError("bundle", f"expected a Bundle of type {expected!r}")
-        spec = self._spec("POST", self.base_url, content=serialize(data))
+        spec = self._spec("POST", self.base_url, content=self._body(data))
 
         def parse(response: httpx.Response) -> TransactionResult:
             result = self.parse_result(response)

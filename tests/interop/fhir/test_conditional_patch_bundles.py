@@ -125,3 +125,14 @@ def test_batch_reports_per_entry_failures(fhir: FhirClient, tag: str) -> None:
     assert result[0].resource.id == created.id
     with pytest.raises(Exception, match="entry 1"):
         result.raise_for_errors()
+
+
+def test_json_patch_inside_a_batch(fhir: FhirClient, tag: str) -> None:
+    created = fhir.create(organization(tag))
+    builder = BundleBuilder("batch")
+    builder.patch(
+        "Organization", created.id, [{"op": "replace", "path": "/name", "value": "Patched in batch"}]
+    )
+    result = fhir.batch(builder)
+    assert result[0].status == 200
+    assert fhir.read("Organization", created.id).resource.name == "Patched in batch"

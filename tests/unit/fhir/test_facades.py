@@ -12,6 +12,7 @@ from tests.unit.fhir.runners import BASE, Runner, fhir_response
 from twiin._http.compat import httpx
 from twiin.config import RetryPolicy
 from twiin.errors import (
+    ConfigurationError,
     ConnectionError,
     ModelValidationError,
     NotAuthorizedError,
@@ -55,10 +56,9 @@ def test_sync_and_async_facades_expose_the_same_methods_and_signatures() -> None
         for param, spec in signature.parameters.items():
             assert spec.kind == other.parameters[param].kind, (name, param)
             assert spec.default == other.parameters[param].default, (name, param)
-    for name in sync_methods.keys() - {"iter_pages", "iter_resources"}:
-        if name in ("close",):
-            continue
+    for name in sync_methods.keys() - {"iter_pages", "iter_resources", "from_endpoint"}:
         assert inspect.iscoroutinefunction(getattr(AsyncFhirClient, name)), name
+        assert not inspect.iscoroutinefunction(getattr(FhirClient, name)), name
     assert inspect.isasyncgenfunction(AsyncFhirClient.iter_pages)
     assert inspect.isasyncgenfunction(AsyncFhirClient.iter_resources)
     assert AsyncFhirClient.aiter_pages is AsyncFhirClient.iter_pages
@@ -468,3 +468,80 @@ def test_history_url_pages(make_runner: MakeRunner) -> None:
     pages = runner.collect("iter_pages", "Organization/_history?_since=2024-01-01T00:00:00Z")
     assert len(pages) == 1
     assert seen == [f"{BASE}/Organization/_history?_since=2024-01-01T00:00:00Z"]
+
+
+def test_async_injected_client_and_auth_are_used() -> None:
+    import anyio
+
+    seen: list[httpx.Request] = []
+
+    class Bearer(httpx.Auth):
+        def auth_flow(self, request: httpx.Request):  # type: ignore[no-untyped-def]
+            request.headers["Authorization"] = "Bearer token-value"
+            yield request
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return fhir_response(200, TASK)
+
+    async def scenario() -> bool:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+            async with AsyncFhirClient(BASE, client=http, auth=Bearer()) as fhir:
+                await fhir.read("Task", "t1")
+            return http.is_closed
+
+    assert anyio.run(scenario) is False
+    assert seen[0].headers["authorization"] == "Bearer token-value"
+
+
+def test_from_endpoint_config() -> None:
+    from twiin.config import EndpointConfig
+    from twiin.errors import ConfigurationError
+
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return fhir_response(200, {**TASK, "requester": {"agent": {"display": "x"}}})
+
+    endpoint = EndpointConfig(BASE, fhir_version=FhirVersion.STU3, retry=RetryPolicy.disabled())
+    with FhirClient.from_endpoint(endpoint, transport=httpx.MockTransport(handler)) as fhir:
+        assert fhir.version is FhirVersion.STU3
+        assert fhir.read("Task", "t1").resource.requester.agent.display == "x"
+    with pytest.raises(ConfigurationError):
+        AsyncFhirClient.from_endpoint(EndpointConfig(BASE))
+
+
+def test_xml_client_sends_and_reads_xml(make_runner: MakeRunner) -> None:
+    from twiin.fhir import parse_resource, serialize
+
+    seen: list[httpx.Request] = []
+    stu3_subscription = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "otv",
+        "criteria": "Consent?_query=otv&patientid=1",
+        "channel": {
+            "type": "rest-hook",
+            "endpoint": "https://example.org/notify",
+            "payload": "application/fhir+xml",
+        },
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        model = parse_resource(request.content, FhirVersion.STU3, request.headers["content-type"])
+        answer = serialize({**to_dict(model), "id": "s1"}, "application/fhir+xml", version=FhirVersion.STU3)
+        return httpx.Response(201, content=answer, headers={"Content-Type": "application/fhir+xml"})
+
+    from twiin.fhir import to_dict
+
+    runner = make_runner(handler, version=FhirVersion.STU3, content_type="application/fhir+xml")
+    created = runner("create", stu3_subscription)
+    assert seen[0].headers["content-type"].startswith("application/fhir+xml")
+    assert seen[0].headers["accept"].startswith("application/fhir+xml")
+    assert seen[0].content.lstrip().startswith(b"<")
+    assert created.id == "s1"
+    assert created.resource.channel.payload == "application/fhir+xml"
+    with pytest.raises(ConfigurationError):
+        FhirClient(BASE, content_type="text/plain")

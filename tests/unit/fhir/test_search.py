@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from twiin.errors import ConfigurationError
 from twiin.fhir import SearchParams
@@ -86,3 +88,22 @@ def test_immutable_builder() -> None:
     assert base.items == (("status", "requested"),)
     assert refined is not base
     assert str(refined) == "status=requested&_count=5"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(
+                alphabet=st.characters(blacklist_characters="&=#? ", blacklist_categories=("Cs",)),
+                min_size=1,
+                max_size=12,
+            ),
+            st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20),
+        ),
+        max_size=6,
+    )
+)
+def test_query_round_trip(pairs: list[tuple[str, str]]) -> None:
+    params = SearchParams.of(pairs)
+    assert SearchParams.parse(params.to_query()).items == params.items
