@@ -253,3 +253,20 @@ def test_authorize_hook_guards_reads() -> None:
     sid = created(core2)["id"]
     assert core2.handle(req("GET", f"/Subscription/{sid}")).status == 403
     assert core2.handle(req("GET", f"/Subscription/{sid}", **{"x-who": "me"})).status == 200
+
+
+def test_workflow_subscriptions_never_carry_an_authorization_value() -> None:
+    core = SubscriptionServerCore(BASE)
+    resource = sub(profile=naming.SD_WORKFLOW_SUBSCRIPTION)
+    assert core.handle(req("POST", "/Subscription", resource), NOW).status == 201
+    activate(core)
+    hint = AuthorizationHint("https://example.org/CodeSystem/authorization-type", "example", "secret-value")
+    (delivery,) = core.publish(
+        fx.TOPIC,
+        focus="Task/1",
+        filters={"owner:identifier": "https://f.example.org/hcs|wondzorg"},
+        now=NOW,
+        authorization=hint,
+    )
+    assert b"secret-value" not in delivery.body
+    assert parse_notification(delivery.body).status.events[0].authorization is None

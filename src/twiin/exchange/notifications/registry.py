@@ -62,6 +62,13 @@ class SubscriptionRecord:
     version: int = 1
     failures: int = 0
 
+    @property
+    def workflow(self) -> bool:
+        """True for a Twiin Workflow Subscription (its notifications never carry an authorization value)."""
+        meta = self.resource.get("meta") or {}
+        profiles = [str(p).split("|", 1)[0] for p in meta.get("profile") or []]
+        return naming.SD_WORKFLOW_SUBSCRIPTION in profiles
+
     def current(self) -> dict[str, Any]:
         """The Subscription resource as stored now (status and version applied)."""
         resource = dict(self.resource)
