@@ -15,6 +15,8 @@ __all__ = [
     "AddressingError",
     "AuthError",
     "AuthorizationBaseError",
+    "CertificateError",
+    "ChainValidationError",
     "ClientAssertionError",
     "ConfigurationError",
     "ConflictError",
@@ -46,6 +48,7 @@ __all__ = [
     "UnprocessableError",
     "UnsafeEndpoint",
     "UnsafeXML",
+    "UziIdentityError",
     "redact_url",
 ]
 
@@ -323,3 +326,19 @@ class IllegalTransition(ExchangeError):
         super().__init__(f"{text}: {reason}" if reason else text)
         self.current = current
         self.requested = requested
+
+
+# --- added by auth ---
+
+
+class CertificateError(AuthError):
+    """A certificate cannot be used: no valid UZI identity, or it failed chain validation."""
+
+
+class UziIdentityError(CertificateError):
+    """A certificate has no UZI subjectAltName otherName ``2.5.5.5``, or a malformed one."""
+
+
+class ChainValidationError(CertificateError):
+    """A certificate chain does not lead to a trust anchor, is outside its validity, has the
+    wrong key usage, or is revoked (or its revocation status is unknown)."""

@@ -1,0 +1,147 @@
+"""UZI certificate identity parsing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from twiin.auth import load_certificate, parse_uzi_othername, uzi_identity
+from twiin.credentials import x5t_s256
+from twiin.errors import UziIdentityError
+from twiin.identifiers import Ura
+from twiin.testing.pki import IssuedCertificate, TestPKI
+
+VECTORS = Path("/work/shared/vectors/uzi")
+
+
+def test_identity_from_test_pki(client_cert: IssuedCertificate) -> None:
+    ident = uzi_identity(client_cert.certificate)
+    assert ident.ura == Ura("12345678")
+    assert ident.uzi_number.value == "900000001"
+    assert ident.agb == "01234567"
+    assert ident.card_type == "S"
+    assert ident.is_server_certificate
+    assert ident.role == "00.000"
+    assert ident.ca_oid == "2.16.528.1.1007.99.2110"
+    assert ident.version == "1"
+    assert ident.subject_serial_number == "900000001"
+    assert ident.subject_organization == "Test zorgaanbieder"
+    assert ident.thumbprint == x5t_s256(client_cert.certificate)
+
+
+@pytest.mark.parametrize("encoding", ["utf8", "ia5", "printable"])
+def test_string_encodings_accepted(pki: TestPKI, encoding: str) -> None:
+    cert = pki.intermediate.issue(
+        common_name="enc.test",
+        serial_number="42",
+        othername="2.16.528.1.1007.99.2110-1-42-S-1234-00.000-00000000",
+        othername_encoding=encoding,  # type: ignore[arg-type]
+        key_type="ec256",
+    )
+    ident = uzi_identity(cert.certificate)
+    assert ident.ura.value == "00001234"
+    assert ident.uzi_number.value == "42"
+
+
+@pytest.mark.parametrize("form", ["pem", "der", "p12", "credentials", "path"])
+def test_input_forms(client_cert: IssuedCertificate, tmp_path: Path, form: str) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if form == "pem":
+        data: object = client_cert.cert_pem()
+    elif form == "der":
+        data = client_cert.certificate.public_bytes(Encoding.DER)
+    elif form == "p12":
+        data = client_cert.to_pkcs12(b"pw")
+    elif form == "credentials":
+        data = client_cert.credentials()
+    else:
+        path, _ = client_cert.write_pem(tmp_path, "c")
+        data = path
+    ident = uzi_identity(data, password=b"pw") if form == "p12" else uzi_identity(data)  # type: ignore[arg-type]
+    assert ident.ura.value == "12345678"
+
+
+def test_p12_wrong_password(client_cert: IssuedCertificate) -> None:
+    with pytest.raises(UziIdentityError, match="PKCS#12"):
+        load_certificate(client_cert.to_pkcs12(b"pw"), b"nope")
+
+
+def _issue(pki: TestPKI, othername: str | None, serial: str | None = "42") -> IssuedCertificate:
+    return pki.intermediate.issue(
+        common_name="bad.test", serial_number=serial, othername=othername, key_type="ec256"
+    )
+
+
+@pytest.mark.parametrize(
+    ("othername", "match"),
+    [
+        ("2.16.528.1.1007.99.2110-1-42-S-123456789-00.000-0", "URA must be 1 to 8"),
+        ("2.16.528.1.1007.99.2110-1-42-S--00.000-0", "URA must be 1 to 8"),
+        ("2.16.528.1.1007.99.2110-1-42-S-12a4-00.000-0", "URA must be 1 to 8"),
+        ("2.16.528.1.1007.99.2110-1-42-S-1234-00.000", "7 '-'-separated fields"),
+        ("2.16.528.1.1007.99.2110-1-42-S-1234-00.000-0-extra", "7 '-'-separated fields"),
+        ("not-an-oid-42-S-1234-00.000", "not an OID"),
+        ("abc-1-42-S-1234-00.000-0", "not an OID"),
+        ("2.16.528.1.1007.99.2110-x-42-S-1234-00.000-0", "version"),
+        ("2.16.528.1.1007.99.2110-1-42-SS-1234-00.000-0", "pass type"),
+        ("2.16.528.1.1007.99.2110-1-42-S-1234-0.0.0-0", "role"),
+        ("2.16.528.1.1007.99.2110-1-42-S-1234-00.000-123456789", "AGB"),
+        ("2.16.528.1.1007.99.2110-1-1234567890-S-1234-00.000-0", "UZI number"),
+    ],
+)
+def test_malformed_othername(pki: TestPKI, othername: str, match: str) -> None:
+    with pytest.raises(UziIdentityError, match=match):
+        uzi_identity(_issue(pki, othername, serial=None).certificate)
+
+
+def test_no_othername(pki: TestPKI) -> None:
+    with pytest.raises(UziIdentityError, match="no UZI otherName"):
+        uzi_identity(_issue(pki, None).certificate)
+
+
+def test_serial_number_mismatch(pki: TestPKI) -> None:
+    with pytest.raises(UziIdentityError, match="serialNumber"):
+        uzi_identity(_issue(pki, "2.16.528.1.1007.99.2110-1-42-S-1234-00.000-0", serial="43").certificate)
+
+
+def test_garbage_input() -> None:
+    with pytest.raises(UziIdentityError):
+        uzi_identity(b"not a certificate")
+
+
+@given(st.text(max_size=120))
+def test_parser_never_crashes(text: str) -> None:
+    try:
+        parse_uzi_othername(text)
+    except UziIdentityError:
+        pass
+
+
+@pytest.mark.skipif(not VECTORS.exists(), reason="UZI vectors not present")
+def test_uzi_vectors() -> None:
+    strings = json.loads((VECTORS / "othername-strings.json").read_text())
+    for vector in strings["vectors"]:
+        ca_oid, version, uzi, card, ura, role, agb = parse_uzi_othername(vector["otherName"])
+        assert (ca_oid, version, uzi.value, card, role, agb) == (
+            vector["ca_oid"],
+            vector["version"],
+            vector["uzi"],
+            vector["pastype"],
+            vector["role"],
+            vector["agb"],
+        )
+        assert ura == Ura(vector["ura"])
+    expected = json.loads((VECTORS / "expected.json").read_text())
+    for name, exp in expected.items():
+        ident = uzi_identity((VECTORS / name).read_bytes())
+        assert ident.ura == Ura(exp["ura"])
+        assert ident.uzi_number.value == exp["uzi"]
+        assert ident.agb == exp["agb"]
+        assert ident.card_type == exp["pastype"]
+        assert ident.role == exp["role"]
+        assert ident.ca_oid == exp["ca_oid"]
