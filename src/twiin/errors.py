@@ -21,15 +21,32 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ConnectionError",
+    "ConsentDuplicateResult",
     "ConsentError",
+    "ConsentHTTPError",
+    "ConsentIndeterminate",
+    "ConsentMalformedAnswer",
+    "ConsentMissingResult",
+    "ConsentNotApplicable",
+    "ConsentNotSoap",
+    "ConsentNotificationError",
     "ConsentProtocolError",
+    "ConsentRedirectRefused",
+    "ConsentRelatesToMismatch",
     "ConsentServiceError",
+    "ConsentSignatureError",
+    "ConsentSoapFault",
+    "ConsentUnaskedCategory",
+    "ConsentUnknownDecision",
+    "ConsentWrongHolder",
+    "ConsentWrongPatient",
     "EndpointNotFound",
     "ExchangeError",
     "FHIRError",
     "IllegalTransition",
     "InvalidIdentifier",
     "InvalidTokenError",
+    "MitzSubscriptionError",
     "ModelValidationError",
     "NotAuthorizedError",
     "NotFoundError",
@@ -40,6 +57,11 @@ __all__ = [
     "RateLimitedError",
     "ResponseTooLarge",
     "ServerError",
+    "SubscriptionEndpointNotFound",
+    "SubscriptionInvalid",
+    "SubscriptionRuleViolation",
+    "SubscriptionThrottled",
+    "SubscriptionUnauthorized",
     "TLSError",
     "TimeoutError",
     "TokenRequestError",
@@ -342,3 +364,117 @@ class UziIdentityError(CertificateError):
 class ChainValidationError(CertificateError):
     """A certificate chain does not lead to a trust anchor, is outside its validity, has the
     wrong key usage, or is revoked (or its revocation status is unknown)."""
+
+
+# --- added by consent -------------------------------------------------------------------------
+
+
+class ConsentMalformedAnswer(ConsentProtocolError):
+    """The consent answer is XML/SOAP but not the expected shape (no Response, no Result, bad echo)."""
+
+
+class ConsentNotSoap(ConsentProtocolError):
+    """A 200 answer whose body is not a SOAP 1.2 envelope."""
+
+
+class ConsentNotApplicable(ConsentProtocolError):
+    """Mitz answered ``NotApplicable`` for a category: not a decision, so no consent."""
+
+    def __init__(self, message: str, *, category: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class ConsentIndeterminate(ConsentProtocolError):
+    """Mitz answered ``Indeterminate`` for a category (it could not evaluate): no consent."""
+
+    def __init__(self, message: str, *, category: str | None = None) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+class ConsentUnknownDecision(ConsentProtocolError):
+    """A Result carries a missing or unknown Decision value."""
+
+
+class ConsentMissingResult(ConsentProtocolError):
+    """No Result came back for a category that was asked."""
+
+
+class ConsentDuplicateResult(ConsentProtocolError):
+    """Two Results came back for the same category."""
+
+
+class ConsentUnaskedCategory(ConsentProtocolError):
+    """A Result is about a category that was not asked."""
+
+
+class ConsentWrongPatient(ConsentProtocolError):
+    """A Result is about another patient than the one asked (the BSN is never shown)."""
+
+
+class ConsentWrongHolder(ConsentProtocolError):
+    """A Result is about another data holder (URA) than the one asked."""
+
+
+class ConsentRelatesToMismatch(ConsentProtocolError):
+    """The answer's ``wsa:RelatesTo`` names another request than ours."""
+
+
+class ConsentSoapFault(ConsentServiceError):
+    """The consent service answered with a SOAP 1.2 Fault (``fault_code`` holds Code/Value)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        fault_code: str | None = None,
+        subcode: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, fault_code=fault_code)
+        self.subcode = subcode
+
+
+class ConsentHTTPError(ConsentServiceError):
+    """The consent service answered with a non-2xx HTTP status and no SOAP fault."""
+
+
+class ConsentRedirectRefused(ConsentHTTPError):
+    """The consent service answered with a redirect; it is never followed (the body holds a BSN)."""
+
+
+class MitzSubscriptionError(ConsentServiceError):
+    """Mitz refused a consent subscription; subclasses name the reason per HTTP status."""
+
+
+class SubscriptionInvalid(MitzSubscriptionError):
+    """400: Mitz found the Subscription resource invalid."""
+
+
+class SubscriptionUnauthorized(MitzSubscriptionError):
+    """401: our certificate or organisation is not allowed to subscribe."""
+
+
+class SubscriptionEndpointNotFound(MitzSubscriptionError):
+    """404: the subscription endpoint does not exist (wrong base URL)."""
+
+
+class SubscriptionRuleViolation(MitzSubscriptionError):
+    """422: the Subscription breaks a Mitz business rule."""
+
+
+class SubscriptionThrottled(MitzSubscriptionError):
+    """429: Mitz throttles us; ``retry_after`` seconds when it said."""
+
+    def __init__(self, message: str, *, status: int | None = 429, retry_after: float | None = None) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+
+
+class ConsentNotificationError(ConsentProtocolError):
+    """An incoming Mitz consent notification Bundle is invalid."""
+
+
+class ConsentSignatureError(ConsentProtocolError):
+    """An XML signature on a Mitz message is missing, malformed or does not verify."""

@@ -1,0 +1,268 @@
+"""``MitzClient`` and ``AsyncMitzClient``: the closed question, open question and subscriptions over mTLS.
+
+Both facades share the sans-I/O halves in :mod:`twiin.consent.mitz`,
+:mod:`twiin.consent.open_question` and :mod:`twiin.consent.subscriptions`; each method is
+build -> send -> parse. Redirects are never followed (a 3xx raises
+:class:`~twiin.errors.ConsentRedirectRefused`), the answer body is capped, and nothing is
+retried (a consent question is answered once or fails closed). ``sign_requests=True`` adds the
+optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentials.
+"""
+
+from __future__ import annotations
+
+import time
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from twiin._http import asend as _asend
+from twiin._http import client_ssl_context, create_async_client, create_client
+from twiin._http import send as _send
+from twiin._http.compat import httpx
+from twiin.config import RetryPolicy, Timeouts
+from twiin.consent import _attrs as A
+from twiin.consent._soap import new_message_id
+from twiin.consent.mitz import DEFAULT_OPTIONS, MitzOptions, build_closed_question, closed_question_headers
+from twiin.consent.mitz import parse_closed_answer as _parse_closed
+from twiin.consent.model import ConsentDecision, ConsentQuestion
+from twiin.consent.open_question import (
+    OpenQuestion,
+    PatientLocation,
+    build_open_question,
+    open_question_headers,
+    parse_open_answer,
+)
+from twiin.consent.subscriptions import MitzSubscriptions, SubscriptionReceipt, SubscriptionRequest
+from twiin.consent.xmldsig import sign_closed_question
+from twiin.credentials import Credentials, TrustAnchors
+from twiin.errors import ConfigurationError, ConsentRedirectRefused
+from twiin.redaction import get_logger
+
+__all__ = ["AsyncMitzClient", "MitzClient", "PreparedCall"]
+
+log = get_logger(__name__)
+
+
+@attrs.frozen(repr=False)
+class PreparedCall:
+    """One HTTP call to Mitz: URL, headers, body, and the MessageID it carries."""
+
+    url: str
+    headers: dict[str, str]
+    body: bytes
+    message_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"PreparedCall(POST {self.url}, {len(self.body)} bytes)"
+
+
+def _join(base: str, path: str) -> str:
+    return base.rstrip("/") + "/" + path
+
+
+def _refuse_redirect(status: int) -> None:
+    if 300 <= status < 400:
+        raise ConsentRedirectRefused(f"Mitz answered a redirect (HTTP {status}); not followed", status=status)
+
+
+class _Core:
+    """The sans-I/O part shared by both facades."""
+
+    def __init__(
+        self, base_url: str, options: MitzOptions, credentials: Credentials | None, sign_requests: bool
+    ) -> None:
+        if not base_url.startswith(("https://", "http://")):
+            raise ConfigurationError("consent.mitz.base_url", "must be an absolute https URL")
+        if sign_requests and credentials is None:
+            raise ConfigurationError("consent.mitz.sign_requests", "signing needs credentials")
+        self.base_url = base_url.rstrip("/")
+        self.options = options
+        self.signing = credentials if sign_requests else None
+
+    def closed(self, question: ConsentQuestion) -> PreparedCall:
+        url = _join(self.base_url, A.CLOSED_PATH)
+        message_id = new_message_id()
+        body = build_closed_question(question, url, message_id=message_id, options=self.options)
+        if self.signing is not None:
+            body = sign_closed_question(body, self.signing)
+        return PreparedCall(url, closed_question_headers(message_id, self.options), body, message_id)
+
+    def finish_closed(
+        self, call: PreparedCall, question: ConsentQuestion, status: int, body: bytes
+    ) -> ConsentDecision:
+        _refuse_redirect(status)
+        return _parse_closed(body, question, status=status, message_id=call.message_id, options=self.options)
+
+    def open(self, question: OpenQuestion) -> PreparedCall:
+        url = _join(self.base_url, A.OPEN_PATH)
+        message_id = new_message_id()
+        body = build_open_question(question, url, message_id=message_id)
+        return PreparedCall(
+            url, open_question_headers(message_id, self.options.request_id_header), body, message_id
+        )
+
+    def finish_open(self, call: PreparedCall, status: int, body: bytes) -> list[PatientLocation]:
+        _refuse_redirect(status)
+        return parse_open_answer(
+            body,
+            message_id=call.message_id or "",
+            status=status,
+            max_bytes=self.options.max_response_bytes,
+            max_depth=self.options.max_depth,
+        )
+
+    def subscribe(self, request: SubscriptionRequest) -> PreparedCall:
+        headers, body = MitzSubscriptions.encode(request)
+        return PreparedCall(_join(self.base_url, A.SUBSCRIPTION_PATH), headers, body)
+
+    @staticmethod
+    def finish_subscribe(status: int, headers: httpx.Headers) -> SubscriptionReceipt:
+        _refuse_redirect(status)
+        return MitzSubscriptions.parse_created(status, dict(headers.items()))
+
+
+class MitzClient:
+    """Synchronous Mitz client over mTLS (our UZI server certificate); a :class:`ConsentChecker`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credentials: Credentials | None = None,
+        trust: TrustAnchors | None = None,
+        options: MitzOptions = DEFAULT_OPTIONS,
+        timeouts: Timeouts | None = None,
+        allow_tls12: bool = False,
+        sign_requests: bool = False,
+        transport: httpx.BaseTransport | None = None,
+        client: httpx.Client | None = None,
+    ) -> None:
+        self._core = _Core(base_url, options, credentials, sign_requests)
+        self._owns = client is None
+        if client is None:
+            ctx = (
+                None
+                if transport is not None
+                else client_ssl_context(credentials, trust, allow_tls12=allow_tls12)
+            )
+            client = create_client(
+                ssl_context=ctx,
+                timeouts=timeouts or Timeouts(read=10.0),
+                retry=RetryPolicy.disabled(),
+                transport=transport,
+            )
+        self._client = client
+
+    def _post(self, call: PreparedCall) -> httpx.Response:
+        request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
+        started = time.perf_counter()
+        response = _send(
+            self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
+        )
+        log.debug(
+            "mitz %s -> %s in %.1f ms",
+            call.url.rsplit("/", 1)[-1],
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
+
+    def check(self, question: ConsentQuestion) -> ConsentDecision:
+        """Ask the closed question: Permit/Deny per category, or a typed ``ConsentError``."""
+        call = self._core.closed(question)
+        response = self._post(call)
+        return self._core.finish_closed(call, question, response.status_code, response.content)
+
+    def locate(self, question: OpenQuestion) -> list[PatientLocation]:
+        """Ask the open question: where may the patient's data be found?"""
+        call = self._core.open(question)
+        response = self._post(call)
+        return self._core.finish_open(call, response.status_code, response.content)
+
+    def subscribe(self, request: SubscriptionRequest) -> SubscriptionReceipt:
+        """Create an OTV consent subscription (201 or 202 accepted)."""
+        call = self._core.subscribe(request)
+        response = self._post(call)
+        return self._core.finish_subscribe(response.status_code, response.headers)
+
+    def close(self) -> None:
+        """Close the HTTP client when this object created it."""
+        if self._owns:
+            self._client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class AsyncMitzClient:
+    """Async twin of :class:`MitzClient`; an :class:`AsyncConsentChecker`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        credentials: Credentials | None = None,
+        trust: TrustAnchors | None = None,
+        options: MitzOptions = DEFAULT_OPTIONS,
+        timeouts: Timeouts | None = None,
+        allow_tls12: bool = False,
+        sign_requests: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._core = _Core(base_url, options, credentials, sign_requests)
+        self._owns = client is None
+        if client is None:
+            ctx = (
+                None
+                if transport is not None
+                else client_ssl_context(credentials, trust, allow_tls12=allow_tls12)
+            )
+            client = create_async_client(
+                ssl_context=ctx,
+                timeouts=timeouts or Timeouts(read=10.0),
+                retry=RetryPolicy.disabled(),
+                transport=transport,
+            )
+        self._client = client
+
+    async def _post(self, call: PreparedCall) -> httpx.Response:
+        request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
+        return await _asend(
+            self._client, request, max_bytes=self._core.options.max_response_bytes, follow_redirects=False
+        )
+
+    async def check(self, question: ConsentQuestion) -> ConsentDecision:
+        """Ask the closed question: Permit/Deny per category, or a typed ``ConsentError``."""
+        call = self._core.closed(question)
+        response = await self._post(call)
+        return self._core.finish_closed(call, question, response.status_code, response.content)
+
+    async def locate(self, question: OpenQuestion) -> list[PatientLocation]:
+        """Ask the open question: where may the patient's data be found?"""
+        call = self._core.open(question)
+        response = await self._post(call)
+        return self._core.finish_open(call, response.status_code, response.content)
+
+    async def subscribe(self, request: SubscriptionRequest) -> SubscriptionReceipt:
+        """Create an OTV consent subscription (201 or 202 accepted)."""
+        call = self._core.subscribe(request)
+        response = await self._post(call)
+        return self._core.finish_subscribe(response.status_code, response.headers)
+
+    async def close(self) -> None:
+        """Close the HTTP client when this object created it."""
+        if self._owns:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
