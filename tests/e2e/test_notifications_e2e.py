@@ -21,6 +21,7 @@ from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin.config import RetryPolicy
 from twiin.exchange.notifications import (
     AsyncSubscriptionClient,
+    AuthorizationHint,
     DeliveryPolicy,
     Dispatcher,
     NotificationReceiver,
@@ -267,3 +268,34 @@ def test_async_client_reads_status_and_events(network: Network) -> None:
     assert network.hook.receiver is not None
     assert network.hook.receiver.resync(f"{network.holder_url}/Subscription/{sid}") == 2
     assert [e.via for e in of(network, sid)] == ["catch-up", "catch-up"]
+
+
+def test_authorization_hint_surfaces_without_leaking_into_logs(
+    network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    sid = subscribe(network, "id-only", "auth")
+    assert network.holder.core is not None
+    secret = "Zk3p9QxT2mVb7LcW8nRy"
+    network.holder.tasks["auth-1"] = {
+        "resourceType": "Task",
+        "id": "auth-1",
+        "status": "ready",
+        "intent": "order",
+    }
+    network.holder.core.publish(
+        TOPIC,
+        focus="Task/auth-1",
+        filters={"owner:identifier": "https://f.example.org/hcs|auth"},
+        now=_now(),
+        authorization=AuthorizationHint(
+            "https://example.org/CodeSystem/authorization-type", "example", secret
+        ),
+    )
+    [(_, ok)] = network.dispatcher.run_pending()
+    assert ok
+    (event,) = of(network, sid)
+    assert event.authorization is not None
+    assert event.authorization.value == secret
+    assert secret not in caplog.text
+    assert secret not in repr(event)
