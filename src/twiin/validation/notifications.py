@@ -68,6 +68,9 @@ def check_subscription(sub: Mapping[str, Any], r: Report) -> None:
 
 def _check_channel(channel: Any, r: Report) -> None:
     where = "Subscription.channel"
+    if not isinstance(channel, dict):
+        r.add("type", where, f"{where}: must be an object")
+        return
     for kind in r.required(channel, where, "type"):
         r.fixed(f"{where}.type", kind, naming.REST_HOOK)
     r.required(channel, where, "endpoint")
@@ -103,6 +106,8 @@ def check_workflow_subscription(sub: Mapping[str, Any], r: Report) -> None:
     for ext in filters:
         r.invariant("twiin-wsub-1", matches(of_type(values([ext]), "string"), _OWNER_FILTER), where)
     for channel in path(sub, "channel"):
+        if not isinstance(channel, dict):
+            continue
         found = _extensions(channel, naming.EXT_BACKPORT_HEARTBEAT_PERIOD)
         r.cardinality("Subscription.channel.extension:heartbeatPeriod", found, 1, 1)
         for ext in _extensions(channel.get("_payload"), naming.EXT_BACKPORT_PAYLOAD_CONTENT):

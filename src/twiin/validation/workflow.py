@@ -199,7 +199,7 @@ def _assigned_identifier(ident: Any, where: str, r: Report) -> None:
         for aid in r.required(assigner, f"{where}.assigner", "identifier"):
             apath = f"{where}.assigner.identifier"
             for system in r.required(aid, apath, "system"):
-                if system not in _ASSIGNER_SYSTEMS:
+                if not isinstance(system, str) or system not in _ASSIGNER_SYSTEMS:
                     r.add(
                         "assigner-identifier-system",
                         f"{apath}.system",

@@ -234,3 +234,53 @@ def test_queries_and_guards() -> None:
     with pytest.raises(ExchangeError):
         checked_id("../etc")
     assert checked_id("abc-1.2") == "abc-1.2"
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+JSON_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=6)
+    | st.builds(dict)
+    | st.builds(list)
+    | st.builds(lambda: {"x": 1})
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([fx.event_id_only, fx.event_full_resource, fx.heartbeat, fx.events_response_auth]),
+    st.data(),
+)
+def test_mutated_notifications_give_only_typed_errors(make: Any, data: st.DataObject) -> None:
+    bundle = make()
+    target = data.draw(st.sampled_from(_paths(bundle)))
+    node = bundle
+    for step in target[:-1]:
+        node = node[step]
+    node[target[-1]] = data.draw(JSON_VALUES)
+    for parse in (parse_notification, parse_events_bundle):
+        try:
+            parse(raw(bundle))
+        except NotificationError:
+            pass
+
+
+def test_invalid_focus_resource_does_not_reject_the_notification() -> None:
+    bundle = fx.event_full_resource()
+    task = fx.ct_invited()
+    task["status"] = "on-hold"
+    bundle["entry"][1]["resource"] = task
+    parsed = parse_notification(raw(bundle))
+    assert [i.key for i in parsed.issues] == ["twiin-ct-1"]
