@@ -17,10 +17,11 @@ import attrs
 import pytest
 
 from twiin import naming
-from twiin._http import client_ssl_context, create_async_client, create_client, server_ssl_context
+from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin.config import RetryPolicy
 from twiin.exchange.notifications import (
     AsyncSubscriptionClient,
+    AuthorizationHint,
     DeliveryPolicy,
     Dispatcher,
     NotificationReceiver,
@@ -29,6 +30,7 @@ from twiin.exchange.notifications import (
     SubscriptionServerCore,
     build_subscription,
 )
+from twiin.fhir import AsyncFhirClient, FhirClient, FhirVersion
 from twiin.serving import Answer, IncomingRequest
 from twiin.testing.pki import TestPKI
 from twiin.testing.server import RunningServer, serve
@@ -100,12 +102,12 @@ def network(pki: TestPKI) -> Iterator[Network]:
         holder.core = SubscriptionServerCore(base, topics=[TOPIC])
         client_ctx = client_ssl_context(client_id, pki.trust_anchors)
         with (
-            create_client(ssl_context=client_ctx) as client_http,
+            FhirClient(base, FhirVersion.R4, ssl_context=client_ctx, raw=True) as fhir,
             create_client(
                 ssl_context=client_ssl_context(holder_id, pki.trust_anchors), retry=RetryPolicy.disabled()
             ) as push_http,
         ):
-            client = SubscriptionClient(client_http, base)
+            client = SubscriptionClient(fhir)
             hook.receiver = NotificationReceiver(events.append, client)
             dispatcher = Dispatcher(
                 holder.core, push_http, DeliveryPolicy(max_attempts=3, backoff_base=0.01, timeout=5)
@@ -251,8 +253,10 @@ def test_async_client_reads_status_and_events(network: Network) -> None:
     network.holder.core.take_pending()  # both lost
 
     async def main() -> None:
-        async with create_async_client(ssl_context=network.async_client_ctx) as http:
-            client = AsyncSubscriptionClient(http, network.holder_url)
+        async with AsyncFhirClient(
+            network.holder_url, FhirVersion.R4, ssl_context=network.async_client_ctx
+        ) as fhir:
+            client = AsyncSubscriptionClient(fhir)
             (status,) = await client.status(sid)
             assert status.events_since_start == 2
             answer = await client.events(sid, since=1, until=2)
@@ -264,3 +268,34 @@ def test_async_client_reads_status_and_events(network: Network) -> None:
     assert network.hook.receiver is not None
     assert network.hook.receiver.resync(f"{network.holder_url}/Subscription/{sid}") == 2
     assert [e.via for e in of(network, sid)] == ["catch-up", "catch-up"]
+
+
+def test_authorization_hint_surfaces_without_leaking_into_logs(
+    network: Network, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    sid = subscribe(network, "id-only", "auth")
+    assert network.holder.core is not None
+    secret = "Zk3p9QxT2mVb7LcW8nRy"
+    network.holder.tasks["auth-1"] = {
+        "resourceType": "Task",
+        "id": "auth-1",
+        "status": "ready",
+        "intent": "order",
+    }
+    network.holder.core.publish(
+        TOPIC,
+        focus="Task/auth-1",
+        filters={"owner:identifier": "https://f.example.org/hcs|auth"},
+        now=_now(),
+        authorization=AuthorizationHint(
+            "https://example.org/CodeSystem/authorization-type", "example", secret
+        ),
+    )
+    [(_, ok)] = network.dispatcher.run_pending()
+    assert ok
+    (event,) = of(network, sid)
+    assert event.authorization is not None
+    assert event.authorization.value == secret
+    assert secret not in caplog.text
+    assert secret not in repr(event)

@@ -8,7 +8,7 @@ counts as a violation, as in the HL7 reference validator.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 Tri = bool | None
@@ -20,7 +20,7 @@ def children(nodes: Iterable[Any], name: str) -> list[Any]:
     """FHIRPath child navigation: ``nodes.name`` with arrays flattened."""
     out: list[Any] = []
     for node in nodes:
-        if not isinstance(node, Mapping):
+        if not isinstance(node, dict):
             continue
         value = node.get(name)
         if value is None:
@@ -42,7 +42,7 @@ def path(node: Any, *names: str) -> list[Any]:
 
 def choice(node: Any, prefix: str = "value") -> tuple[str, Any] | None:
     """The ``value[x]`` of ``node`` as ``(TypeName, value)``, e.g. ``("Reference", {...})``."""
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return None
     size = len(prefix)
     for key, value in node.items():
@@ -88,7 +88,7 @@ def equals(items: list[Any], literal: str) -> Tri:
 
 def where_param(params: Iterable[Any], name: str) -> list[Any]:
     """``parameter.where(name = 'x')`` (also works for ``part``)."""
-    return [p for p in params if isinstance(p, Mapping) and p.get("name") == name]
+    return [p for p in params if isinstance(p, dict) and p.get("name") == name]
 
 
 def matches(items: list[Any], pattern: re.Pattern[str]) -> Tri:
@@ -140,7 +140,7 @@ def all_(results: Iterable[Tri]) -> bool:
 def has_coding(concepts: Iterable[Any], system: str, code: str) -> bool:
     """``concept.coding.where(system = s and code = c).exists()``."""
     return any(
-        isinstance(c, Mapping) and c.get("system") == system and c.get("code") == code
+        isinstance(c, dict) and c.get("system") == system and c.get("code") == code
         for c in children(concepts, "coding")
     )
 
@@ -151,14 +151,14 @@ def descendants(node: Any) -> Iterable[Any]:
     while stack:
         current = stack.pop()
         items: Iterable[Any]
-        if isinstance(current, Mapping):
+        if isinstance(current, dict):
             items = current.values()
         elif isinstance(current, list):
             items = current
         else:
             continue
         for item in items:
-            if isinstance(item, Mapping):
+            if isinstance(item, dict):
                 yield item
                 stack.append(item)
             elif isinstance(item, list):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any
 
 from twiin.validation._fp import Tri
@@ -76,7 +76,7 @@ class Report:
 
 
 def _items(node: Any, name: str) -> list[Any]:
-    if not isinstance(node, Mapping):
+    if not isinstance(node, dict):
         return []
     value = node.get(name)
     if value is None:

@@ -45,8 +45,11 @@ PROFILES: dict[str, tuple[str, tuple[Check, ...]]] = {
 
 def as_json(resource: Any) -> Mapping[str, Any]:
     """FHIR JSON (a mapping) for a dict or a ``fhir.resources`` model."""
-    if isinstance(resource, Mapping):
+    if isinstance(resource, dict):
         return resource
+    if isinstance(resource, Mapping):
+        copied: dict[str, Any] = json.loads(json.dumps(resource, default=dict))
+        return copied
     dump = getattr(resource, "model_dump_json", None)
     if callable(dump):
         loaded = json.loads(dump())

@@ -44,7 +44,7 @@ _OWNER_FILTER = re.compile(r"^owner:identifier=[^| ]+[|][^| ]+\Z")
 
 
 def _extensions(node: Any, url: str) -> list[Any]:
-    return [e for e in children([node], "extension") if isinstance(e, Mapping) and e.get("url") == url]
+    return [e for e in children([node], "extension") if isinstance(e, dict) and e.get("url") == url]
 
 
 def check_subscription(sub: Mapping[str, Any], r: Report) -> None:
@@ -68,6 +68,9 @@ def check_subscription(sub: Mapping[str, Any], r: Report) -> None:
 
 def _check_channel(channel: Any, r: Report) -> None:
     where = "Subscription.channel"
+    if not isinstance(channel, dict):
+        r.add("type", where, f"{where}: must be an object")
+        return
     for kind in r.required(channel, where, "type"):
         r.fixed(f"{where}.type", kind, naming.REST_HOOK)
     r.required(channel, where, "endpoint")
@@ -103,6 +106,8 @@ def check_workflow_subscription(sub: Mapping[str, Any], r: Report) -> None:
     for ext in filters:
         r.invariant("twiin-wsub-1", matches(of_type(values([ext]), "string"), _OWNER_FILTER), where)
     for channel in path(sub, "channel"):
+        if not isinstance(channel, dict):
+            continue
         found = _extensions(channel, naming.EXT_BACKPORT_HEARTBEAT_PERIOD)
         r.cardinality("Subscription.channel.extension:heartbeatPeriod", found, 1, 1)
         for ext in _extensions(channel.get("_payload"), naming.EXT_BACKPORT_PAYLOAD_CONTENT):
@@ -113,15 +118,16 @@ def check_subscription_status(params: Mapping[str, Any], r: Report, where: str =
     """Twiin Subscription Status: st-1..5 plus the required parameters."""
     parameters = path(params, "parameter")
     r.cardinality(f"{where}.parameter", parameters, 4, None)
+    named = _by_name(parameters)
     for name, high in (("subscription", 1), ("topic", 1), ("status", 1), ("type", 1)):
-        r.cardinality(f"{where}.parameter:{name}", where_param(parameters, name), 1, high)
+        r.cardinality(f"{where}.parameter:{name}", named.get(name, []), 1, high)
     r.cardinality(
         f"{where}.parameter:events-since-subscription-start",
-        where_param(parameters, "events-since-subscription-start"),
+        named.get("events-since-subscription-start", []),
         0,
         1,
     )
-    for p in where_param(parameters, "type"):
+    for p in named.get("type", []):
         r.binding(
             f"{where}.parameter:type.value",
             p.get("valueCode", 0),
@@ -129,37 +135,45 @@ def check_subscription_status(params: Mapping[str, Any], r: Report, where: str =
             "subscription-notification-type",
         )
 
-    subscriptions = where_param(parameters, "subscription")
+    subscriptions = named.get("subscription", [])
     r.invariant("twiin-st-1", all_(_absolute_reference(p) for p in subscriptions), where)
 
-    events = where_param(parameters, "notification-event")
-    is_event = _has_type(parameters, "event-notification")
+    events = named.get("notification-event", [])
+    is_event = _has_type(named, "event-notification")
     each = all_(
         bool(where_param(path(e, "part"), "event-number") and where_param(path(e, "part"), "timestamp"))
         for e in events
     )
     r.invariant("twiin-st-2", implies(is_event, bool(events) and each), where)
 
-    beats = _has_type(parameters, "heartbeat")
-    since = bool(where_param(parameters, "events-since-subscription-start"))
+    beats = _has_type(named, "heartbeat")
+    since = bool(named.get("events-since-subscription-start", []))
     r.invariant("twiin-st-3", implies(beats, since), where)
 
     focuses = [f for e in events for f in where_param(path(e, "part"), "focus")]
     r.invariant("twiin-st-4", all_(_absolute_reference(f) for f in focuses), where)
 
-    r.invariant("twiin-st-5", _st5(parameters, events), where)
+    r.invariant("twiin-st-5", _st5(named, events), where)
 
 
 def _absolute_reference(param: Any) -> bool | None:
-    refs = children([param.get("valueReference")], "reference") if isinstance(param, Mapping) else []
+    refs = children([param.get("valueReference")], "reference") if isinstance(param, dict) else []
     return and_(bool(refs), matches(refs, _ABSOLUTE))
 
 
-def _has_type(parameters: list[Any], code: str) -> bool:
-    return any(typed_equals(values([p]), code) is True for p in where_param(parameters, "type"))
+def _by_name(parameters: list[Any]) -> dict[str, list[Any]]:
+    named: dict[str, list[Any]] = {}
+    for p in parameters:
+        if isinstance(p, dict):
+            named.setdefault(str(p.get("name")), []).append(p)
+    return named
 
 
-def _st5(parameters: list[Any], events: list[Any]) -> bool | None:
+def _has_type(named: dict[str, list[Any]], code: str) -> bool:
+    return any(typed_equals(values([p]), code) is True for p in named.get("type", []))
+
+
+def _st5(named: dict[str, list[Any]], events: list[Any]) -> bool | None:
     def per_event(event: Any) -> bool:
         parts = path(event, "part")
         auth_type = where_param(parts, "authorization-type")
@@ -174,12 +188,11 @@ def _st5(parameters: list[Any], events: list[Any]) -> bool | None:
 
     parts = [p for e in events for p in path(e, "part")]
     has_auth = any(
-        isinstance(p, Mapping) and p.get("name") in ("authorization-type", "authorization-value")
-        for p in parts
+        isinstance(p, dict) and p.get("name") in ("authorization-type", "authorization-value") for p in parts
     )
     in_event = any(
         or_(typed_equals(values([p]), "event-notification"), typed_equals(values([p]), "query-event")) is True
-        for p in where_param(parameters, "type")
+        for p in named.get("type", [])
     )
     return and_(all_(per_event(e) for e in events), implies(has_auth, in_event))
 
@@ -193,9 +206,7 @@ def check_notification_bundle(bundle: Mapping[str, Any], r: Report) -> None:
     first = entries[0] if entries else None
     status = path(first, "resource")
     if first is not None and (
-        len(status) != 1
-        or not isinstance(status[0], Mapping)
-        or status[0].get("resourceType") != "Parameters"
+        len(status) != 1 or not isinstance(status[0], dict) or status[0].get("resourceType") != "Parameters"
     ):
         r.add(
             "type", "Bundle.entry[0].resource", "the first entry must be the subscription status Parameters"

@@ -128,7 +128,7 @@ def check_workflow_service_request(request: Mapping[str, Any], r: Report) -> Non
     """Twiin Workflow ServiceRequest: sr-1, subject only Patient, instantiatesCanonical 1..*."""
     for subject in path(request, "subject"):
         masked = any(
-            isinstance(node, Mapping) and node.get("url") == naming.DATA_ABSENT_REASON
+            isinstance(node, dict) and node.get("url") == naming.DATA_ABSENT_REASON
             for node in descendants(subject)
         )
         r.invariant("twiin-sr-1", not masked, "ServiceRequest.subject")
@@ -189,7 +189,7 @@ def _location(task: Mapping[str, Any], r: Report) -> None:
 def _assigned_identifier(ident: Any, where: str, r: Report) -> None:
     """GF custodian-assigned identifier (nl-gf-custodianassignedidentifier) plus twiin-aid-1."""
     assigner_ids = path(ident, "assigner", "identifier")
-    kvk = [i for i in assigner_ids if isinstance(i, Mapping) and i.get("system") == naming.KVK_GF_SYSTEM]
+    kvk = [i for i in assigner_ids if isinstance(i, dict) and i.get("system") == naming.KVK_GF_SYSTEM]
     r.invariant("twiin-aid-1", not kvk, where)
     for use in r.required(ident, where, "use"):
         r.fixed(f"{where}.use", use, "official")
@@ -199,7 +199,7 @@ def _assigned_identifier(ident: Any, where: str, r: Report) -> None:
         for aid in r.required(assigner, f"{where}.assigner", "identifier"):
             apath = f"{where}.assigner.identifier"
             for system in r.required(aid, apath, "system"):
-                if system not in _ASSIGNER_SYSTEMS:
+                if not isinstance(system, str) or system not in _ASSIGNER_SYSTEMS:
                     r.add(
                         "assigner-identifier-system",
                         f"{apath}.system",
@@ -231,7 +231,7 @@ def _inputs(task: Mapping[str, Any], r: Report, *, supplemental: bool) -> None:
             if not has_coding(path(item, "type"), _CS, code):
                 continue
             type_of_work += code == "type-of-work"
-            if not isinstance(item, Mapping) or key not in item:
+            if not isinstance(item, dict) or key not in item:
                 r.add(
                     "type",
                     f"Task.input[{index}].value",
@@ -248,7 +248,7 @@ def _inputs(task: Mapping[str, Any], r: Report, *, supplemental: bool) -> None:
 
 def _reference_type(ref: Any, expected: str, where: str, r: Report) -> None:
     """``only Reference(expected)``: check ``type`` and a literal ``reference``'s resource type."""
-    if not isinstance(ref, Mapping):
+    if not isinstance(ref, dict):
         return
     found: str | None = None
     kind = ref.get("type")

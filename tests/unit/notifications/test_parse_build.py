@@ -14,24 +14,19 @@ from tests.unit.validation import fixtures as fx
 from twiin import naming
 from twiin.errors import (
     ExchangeError,
-    NotFoundError,
     NotificationError,
-    PreconditionFailedError,
     ProfileValidationError,
-    ServerError,
-    UnprocessableError,
     UnsafeEndpoint,
     UnsafeXML,
 )
 from twiin.exchange.notifications import (
-    Call,
     build_subscription,
     parse_events_bundle,
     parse_notification,
     parse_status_bundle,
     retired,
 )
-from twiin.exchange.notifications.subscription import check_answer
+from twiin.exchange.notifications.subscription import checked_focus, checked_id, events_query, status_query
 from twiin.validation import validate
 
 
@@ -223,44 +218,69 @@ def test_build_subscription_checks_profile_before_sending() -> None:
     assert validate(ok) == []
 
 
-def test_calls() -> None:
+def test_queries_and_guards() -> None:
     base = "https://holder.example.org/fhir"
-    assert Call.create(base, {"resourceType": "Subscription"}).method == "POST"
-    update = Call.update(base, {"resourceType": "Subscription", "id": "abc"}, "3")
-    assert (update.method, update.url, update.headers["if-match"]) == (
-        "PUT",
-        f"{base}/Subscription/abc",
-        'W/"3"',
-    )
-    events = Call.events(base, "abc", since=3, until=5, content="id-only")
-    assert (
-        events.url
-        == f"{base}/Subscription/abc/$events?eventsSinceNumber=3&eventsUntilNumber=5&content=id-only"
-    )
-    assert (
-        Call.status(base, statuses=["active", "error"]).url
-        == f"{base}/Subscription/$status?status=active&status=error"
-    )
-    assert Call.status(base, "abc").url == f"{base}/Subscription/abc/$status"
-    assert Call.fetch(base, f"{base}/Task/1").url == f"{base}/Task/1"
+    assert events_query(3, 5, "id-only") == "eventsSinceNumber=3&eventsUntilNumber=5&content=id-only"
+    assert events_query() == ""
+    assert status_query(["active", "error"]) == "status=active&status=error"
+    assert checked_focus(base, f"{base}/Task/1") == f"{base}/Task/1"
     for bad in (
         "https://evil.example.org/fhir/Task/1",
         "http://holder.example.org/fhir/Task/1",
         f"{base}/../x",
     ):
         with pytest.raises(UnsafeEndpoint):
-            Call.fetch(base, bad)
+            checked_focus(base, bad)
     with pytest.raises(ExchangeError):
-        Call.read(base, "../etc")
+        checked_id("../etc")
+    assert checked_id("abc-1.2") == "abc-1.2"
 
 
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [(404, NotFoundError), (412, PreconditionFailedError), (422, UnprocessableError), (503, ServerError)],
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+JSON_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=6)
+    | st.builds(dict)
+    | st.builds(list)
+    | st.builds(lambda: {"x": 1})
 )
-def test_check_answer_maps_errors(status: int, error: type[Exception]) -> None:
-    call = Call.read("https://h.example.org/fhir", "abc")
-    body = raw({"resourceType": "OperationOutcome", "issue": []})
-    with pytest.raises(error) as info:
-        check_answer(call, status, {}, body)
-    assert info.value.operation_outcome["resourceType"] == "OperationOutcome"  # type: ignore[attr-defined]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([fx.event_id_only, fx.event_full_resource, fx.heartbeat, fx.events_response_auth]),
+    st.data(),
+)
+def test_mutated_notifications_give_only_typed_errors(make: Any, data: st.DataObject) -> None:
+    bundle = make()
+    target = data.draw(st.sampled_from(_paths(bundle)))
+    node = bundle
+    for step in target[:-1]:
+        node = node[step]
+    node[target[-1]] = data.draw(JSON_VALUES)
+    for parse in (parse_notification, parse_events_bundle):
+        try:
+            parse(raw(bundle))
+        except NotificationError:
+            pass
+
+
+def test_invalid_focus_resource_does_not_reject_the_notification() -> None:
+    bundle = fx.event_full_resource()
+    task = fx.ct_invited()
+    task["status"] = "on-hold"
+    bundle["entry"][1]["resource"] = task
+    parsed = parse_notification(raw(bundle))
+    assert [i.key for i in parsed.issues] == ["twiin-ct-1"]

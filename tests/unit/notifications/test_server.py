@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.unit.validation import fixtures as fx
 from twiin import naming
@@ -253,3 +255,52 @@ def test_authorize_hook_guards_reads() -> None:
     sid = created(core2)["id"]
     assert core2.handle(req("GET", f"/Subscription/{sid}")).status == 403
     assert core2.handle(req("GET", f"/Subscription/{sid}", **{"x-who": "me"})).status == 200
+
+
+def test_workflow_subscriptions_never_carry_an_authorization_value() -> None:
+    core = SubscriptionServerCore(BASE)
+    resource = sub(profile=naming.SD_WORKFLOW_SUBSCRIPTION)
+    assert core.handle(req("POST", "/Subscription", resource), NOW).status == 201
+    activate(core)
+    hint = AuthorizationHint("https://example.org/CodeSystem/authorization-type", "example", "secret-value")
+    (delivery,) = core.publish(
+        fx.TOPIC,
+        focus="Task/1",
+        filters={"owner:identifier": "https://f.example.org/hcs|wondzorg"},
+        now=NOW,
+        authorization=hint,
+    )
+    assert b"secret-value" not in delivery.body
+    assert parse_notification(delivery.body).status.events[0].authorization is None
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+_VALUES = st.none() | st.booleans() | st.integers() | st.text(max_size=6) | st.builds(dict) | st.builds(list)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_mutated_subscriptions_always_get_an_answer(data: st.DataObject) -> None:
+    resource = sub(timeout=30)
+    target = data.draw(st.sampled_from(_paths(resource)))
+    node = resource
+    for step in target[:-1]:
+        node = node[step]
+    node[target[-1]] = data.draw(_VALUES)
+    core = SubscriptionServerCore(BASE)
+    answer = core.handle(req("POST", "/Subscription", resource), NOW)
+    assert answer.status in (201, 400, 422)
+    if answer.status == 201:
+        sid = answer.json_body()["id"]
+        assert core.handle(req("PUT", f"/Subscription/{sid}", resource), NOW).status in (200, 400, 422)
+        assert core.handle(req("GET", f"/Subscription/{sid}/$events"), NOW).status == 200

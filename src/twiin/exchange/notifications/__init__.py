@@ -40,14 +40,13 @@ from twiin.exchange.notifications.receiver_core import (
 )
 from twiin.exchange.notifications.registry import SubscriptionRecord
 from twiin.exchange.notifications.server import Delivery, SubscriptionServerCore
-from twiin.exchange.notifications.subscription import Call, build_subscription, retired
+from twiin.exchange.notifications.subscription import build_subscription, retired
 
 __all__ = [
     "AsyncDispatcher",
     "AsyncNotificationReceiver",
     "AsyncSubscriptionClient",
     "AuthorizationHint",
-    "Call",
     "Delivery",
     "DeliveryPolicy",
     "Dispatcher",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,6 +79,14 @@ def _number(text: Any, what: str) -> int:
     return int(text)
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _reference(part: Mapping[str, Any]) -> str | None:
     ref = part.get("valueReference")
     value = ref.get("reference") if isinstance(ref, Mapping) else None
@@ -85,7 +94,7 @@ def _reference(part: Mapping[str, Any]) -> str | None:
 
 
 def _event(parameter: Mapping[str, Any]) -> NotificationEvent:
-    parts = [p for p in parameter.get("part") or [] if isinstance(p, Mapping)]
+    parts = [p for p in _list(parameter.get("part")) if isinstance(p, Mapping)]
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for part in parts:
         by_name.setdefault(str(part.get("name")), []).append(part)
@@ -96,15 +105,16 @@ def _event(parameter: Mapping[str, Any]) -> NotificationEvent:
     context = tuple(r for r in (_reference(p) for p in by_name.get("additional-context", [])) if r)
     hint = None
     if "authorization-type" in by_name and "authorization-value" in by_name:
-        coding = by_name["authorization-type"][0].get("valueCoding") or {}
+        found = by_name["authorization-type"][0].get("valueCoding")
+        coding: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         hint = AuthorizationHint(
-            coding.get("system"),
-            coding.get("code"),
+            _text(coding.get("system")),
+            _text(coding.get("code")),
             str(by_name["authorization-value"][0].get("valueString")),
         )
     return NotificationEvent(
         number=number,
-        timestamp=timestamps[0].get("valueInstant"),
+        timestamp=_text(timestamps[0].get("valueInstant")),
         focus=focus[0] if focus else None,
         additional_context=context,
         authorization=hint,
@@ -118,7 +128,7 @@ def parse_status_parameters(params: Mapping[str, Any]) -> SubscriptionStatus:
     values: dict[str, Any] = {}
     events: list[NotificationEvent] = []
     errors: list[str] = []
-    for parameter in params.get("parameter") or []:
+    for parameter in _list(params.get("parameter")):
         if not isinstance(parameter, Mapping):
             continue
         name = parameter.get("name")
@@ -135,9 +145,10 @@ def parse_status_parameters(params: Mapping[str, Any]) -> SubscriptionStatus:
     if not isinstance(subscription, str):
         raise NotificationError("subscription status names no subscription", status=400)
     since = values.get("events-since-subscription-start")
+    topic = values.get("topic")
     return SubscriptionStatus(
         subscription=subscription,
-        topic=values.get("topic"),
+        topic=topic if isinstance(topic, str) else None,
         status=str(values.get("status")),
         type=str(values.get("type")),
         events_since_start=None if since is None else _number(since, "events-since-subscription-start"),
@@ -153,7 +164,7 @@ def _content(status: SubscriptionStatus, resources: Mapping[str, Any]) -> Payloa
 
 
 def _bundle_parts(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Mapping[str, Any]]]:
-    entries = [e for e in bundle.get("entry") or [] if isinstance(e, Mapping)]
+    entries = [e for e in _list(bundle.get("entry")) if isinstance(e, Mapping)]
     if not entries or not isinstance(entries[0].get("resource"), Mapping):
         raise NotificationError("Bundle has no subscription status entry", status=400)
     resources: dict[str, Mapping[str, Any]] = {}
@@ -164,8 +175,12 @@ def _bundle_parts(bundle: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[st
     return entries[0]["resource"], resources
 
 
+_NESTED = re.compile(r"^Bundle\.entry\[[1-9][0-9]*\]\.resource\.")
+
+
 def _reject(issues: list[ValidationIssue], what: str) -> list[ValidationIssue]:
-    errors = errors_only(issues)
+    """Raise on errors of the notification itself; a carried focus resource's own issues only inform."""
+    errors = [i for i in errors_only(issues) if not _NESTED.match(i.path)]
     if errors:
         keys = ", ".join(sorted({i.key for i in errors}))
         raise NotificationError(f"{what} breaks the Twiin profile: {keys}", status=422, issues=errors)
@@ -204,7 +219,7 @@ def parse_status_bundle(
     if bundle.get("resourceType") != "Bundle":
         raise NotificationError("$status answer is not a Bundle", status=502)
     found: list[SubscriptionStatus] = []
-    for entry in bundle.get("entry") or []:
+    for entry in _list(bundle.get("entry")):
         resource = entry.get("resource") if isinstance(entry, Mapping) else None
         if isinstance(resource, Mapping) and resource.get("resourceType") == "Parameters":
             _reject(validate(resource, naming.SD_TWIIN_SUBSCRIPTION_STATUS), "$status")

@@ -9,7 +9,12 @@ from typing import Any, Literal
 import attrs
 
 from twiin.errors import NotificationError, UnsafeXML
-from twiin.exchange.notifications.model import Notification, NotificationEvent, PayloadContent
+from twiin.exchange.notifications.model import (
+    AuthorizationHint,
+    Notification,
+    NotificationEvent,
+    PayloadContent,
+)
 from twiin.exchange.notifications.parse import parse_notification
 from twiin.redaction import get_logger
 from twiin.serving import Answer, IncomingRequest
@@ -35,6 +40,11 @@ class ReceivedEvent:
     def number(self) -> int:
         """The event number."""
         return self.event.number
+
+    @property
+    def authorization(self) -> AuthorizationHint | None:
+        """The provisional authorization-type/-value of the event, if the data holder sent one."""
+        return self.event.authorization
 
 
 @attrs.frozen

@@ -62,12 +62,19 @@ class SubscriptionRecord:
     version: int = 1
     failures: int = 0
 
+    @property
+    def workflow(self) -> bool:
+        """True for a Twiin Workflow Subscription (its notifications never carry an authorization value)."""
+        meta = _dict(self.resource.get("meta"))
+        profiles = [str(p).split("|", 1)[0] for p in _list(meta.get("profile"))]
+        return naming.SD_WORKFLOW_SUBSCRIPTION in profiles
+
     def current(self) -> dict[str, Any]:
         """The Subscription resource as stored now (status and version applied)."""
         resource = dict(self.resource)
         resource["id"] = self.id
         resource["status"] = self.status
-        meta = dict(resource.get("meta") or {})
+        meta = dict(_dict(resource.get("meta")))
         meta["versionId"] = str(self.version)
         resource["meta"] = meta
         return resource
@@ -79,10 +86,22 @@ class SubscriptionRecord:
         return [e for e in self.events if low <= e.number <= high]
 
 
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _extension(node: Any, url: str) -> Mapping[str, Any] | None:
     if not isinstance(node, Mapping):
         return None
-    for ext in node.get("extension") or []:
+    for ext in _list(node.get("extension")):
         if isinstance(ext, Mapping) and ext.get("url") == url:
             return ext
     return None
@@ -90,18 +109,17 @@ def _extension(node: Any, url: str) -> Mapping[str, Any] | None:
 
 def record_from_resource(resource: Mapping[str, Any], sub_id: str, url: str) -> SubscriptionRecord:
     """A registry record from a validated Twiin Subscription."""
-    channel = resource.get("channel") or {}
-    criteria_ext = resource.get("_criteria") or {}
+    channel = _dict(resource.get("channel"))
     filters = [
-        e.get("valueString", "")
-        for e in criteria_ext.get("extension") or []
+        str(e.get("valueString", ""))
+        for e in _list(_dict(resource.get("_criteria")).get("extension"))
         if isinstance(e, Mapping) and e.get("url") == naming.EXT_BACKPORT_FILTER_CRITERIA
     ]
     content_ext = _extension(channel.get("_payload"), naming.EXT_BACKPORT_PAYLOAD_CONTENT) or {}
     heartbeat = _extension(channel, naming.EXT_BACKPORT_HEARTBEAT_PERIOD) or {}
     timeout = _extension(channel, naming.EXT_BACKPORT_TIMEOUT) or {}
     headers: list[tuple[str, str]] = []
-    for line in channel.get("header") or []:
+    for line in _list(channel.get("header")):
         name, sep, value = str(line).partition(":")
         if sep and name.strip():
             headers.append((name.strip(), value.strip()))
@@ -115,8 +133,8 @@ def record_from_resource(resource: Mapping[str, Any], sub_id: str, url: str) -> 
         endpoint=str(channel.get("endpoint")),
         payload=str(channel.get("payload") or naming.FHIR_JSON),
         content=content if content in naming.SUBSCRIPTION_PAYLOAD_CONTENTS else "id-only",
-        heartbeat_period=heartbeat.get("valueUnsignedInt"),
-        timeout=timeout.get("valueUnsignedInt"),
+        heartbeat_period=_int(heartbeat.get("valueUnsignedInt")),
+        timeout=_int(timeout.get("valueUnsignedInt")),
         headers=tuple(headers),
         status="requested",
     )

@@ -172,13 +172,14 @@ class SubscriptionServerCore:
                 if not filters_match(record.filters, filters or {}):
                     continue
                 record.events_since_start += 1
+                hint = None if record.workflow else authorization  # TA Workflow: no authorization value
                 event = StoredEvent(
                     number=record.events_since_start,
                     timestamp=instant(now),
                     focus=focus_url,
                     resource=resource,
                     additional_context=tuple(additional_context),
-                    authorization=authorization,
+                    authorization=hint,
                     method=method,
                 )
                 record.events.append(event)
