@@ -436,3 +436,20 @@ def test_facades_expose_the_same_methods(sync: type, async_: type) -> None:
                 inspect.signature(method).parameters.keys()
                 == inspect.signature(public(async_)[name]).parameters.keys()
             )
+
+
+def test_local_owner_filter_when_the_placer_ignores_the_modifier(server: PlacerServer, mode: str) -> None:
+    placer = make_placer(server, mode, identifier_search=False)
+    b = make_fulfiller(server, mode, OWNER_B, identifier_search=False)
+    created = placer.create_request(
+        new_request(), [Invitation(OWNER_A), Invitation(OWNER_B)], type_of_work=WORK
+    )
+    assert [t.id for t in b.tasks()] == [created.tasks[1].id]
+    assert [t.id for t in b.resynchronize().changed] == [created.tasks[1].id]
+    searches = [str(r.url) for r in server.requests if r.method == "GET" and r.url.path == "/fhir/Task"]
+    assert searches
+    assert not any("identifier" in url for url in searches)
+    a = make_fulfiller(server, mode, OWNER_A, identifier_search=False)
+    acrt = a.request_authorization_cancellation(created.tasks[0].id, "wrong specialty")
+    assert [t.id for t in placer.authorization_cancellation_requests()] == [acrt.id]
+    assert b.authorization_cancellation_requests() == []

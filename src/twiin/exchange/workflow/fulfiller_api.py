@@ -26,11 +26,12 @@ class Fulfiller(FacadeBase):
         *,
         owner: AssignedId,
         attempts: int = 3,
+        identifier_search: bool = True,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_backend(client), clock, auditor, "fulfiller")
-        self.core = FulfillerCore(owner, attempts)
+        self.core = FulfillerCore(owner, attempts, identifier_search)
 
     def is_mine(self, task: Mapping[str, Any]) -> bool:
         """True when ``task`` is owned by this HealthcareService."""
@@ -113,11 +114,12 @@ class AsyncFulfiller(FacadeBase):
         *,
         owner: AssignedId,
         attempts: int = 3,
+        identifier_search: bool = True,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_async_backend(client), clock, auditor, "fulfiller")
-        self.core = FulfillerCore(owner, attempts)
+        self.core = FulfillerCore(owner, attempts, identifier_search)
 
     def is_mine(self, task: Mapping[str, Any]) -> bool:
         """True when ``task`` is owned by this HealthcareService."""
