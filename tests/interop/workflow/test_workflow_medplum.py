@@ -268,3 +268,29 @@ def test_cancellation_and_authorization_cancellation(
     outcome = fulfiller.accept_cancellation_request(second_crt.id)
     assert outcome.task.status == "failed"
     assert placer.finish_cancellation(second_crt.id).status == "failed"
+
+
+def test_json_patch_with_if_match(
+    placer: Party,
+    fulfiller_for: Callable[..., Party],
+    owners: Any,
+    patient: str,
+    tag: str,
+    recorder: Recorder,
+    plain: FhirClient,
+) -> None:
+    fulfiller = fulfiller_for(owners[0], use_patch=True)
+    (task,) = placer.create_request(
+        request_for(patient, tag), [Invitation(owners[0])], type_of_work=WORK
+    ).tasks
+    stale = fulfiller.read("Task", task.id)
+    current = plain.read("Task", task.id)
+    plain.update({**current.json, "description": "changed first"}, if_match=current.version_id)
+    accepted = fulfiller.accept(stale, bid="next week")
+    started = fulfiller.start(accepted)
+    patches = [(s, m) for (meth, p, m, s) in recorder.sent if meth == "PATCH" and task.id in p]
+    assert [s for s, _ in patches] == [412, 200, 200]
+    assert all(m is not None for _, m in patches)
+    stored = plain.read("Task", task.id).json
+    assert (stored["status"], stored["description"]) == ("in-progress", "changed first")
+    assert stored["meta"]["versionId"] == started.version_id

@@ -70,6 +70,7 @@ class FulfillerCore:
     owner: AssignedId
     attempts: int = 3
     identifier_search: bool = True
+    use_patch: bool = False
 
     @property
     def ura(self) -> Ura:
@@ -89,7 +90,7 @@ class FulfillerCore:
         return guarded(apply, Role.FULFILLER)
 
     def _modify(self, task: str | Versioned, change: Change) -> Operation[Versioned]:
-        return modify(task, self._mine(change), attempts=self.attempts)
+        return modify(task, self._mine(change), attempts=self.attempts, use_patch=self.use_patch)
 
     # --- finding and reading ---------------------------------------------------------------
 

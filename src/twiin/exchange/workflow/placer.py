@@ -122,12 +122,15 @@ class PlacerCore:
     identifier_system: str
     attempts: int = 3
     identifier_search: bool = True
+    use_patch: bool = False
 
     def _modify(
         self, target: str | Versioned, change: Change, resource_type: str = "Task"
     ) -> Operation[Versioned]:
         checked = guarded(change, Role.PLACER) if resource_type == "Task" else change
-        return modify(target, checked, attempts=self.attempts, resource_type=resource_type)
+        return modify(
+            target, checked, attempts=self.attempts, resource_type=resource_type, use_patch=self.use_patch
+        )
 
     # --- creating -----------------------------------------------------------------------------
 

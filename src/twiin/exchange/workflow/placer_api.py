@@ -28,11 +28,12 @@ class Placer(FacadeBase):
         identifier_system: str,
         attempts: int = 3,
         identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_backend(client), clock, auditor, "placer")
-        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search)
+        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search, use_patch)
 
     def create_request(
         self,
@@ -121,11 +122,12 @@ class AsyncPlacer(FacadeBase):
         identifier_system: str,
         attempts: int = 3,
         identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_async_backend(client), clock, auditor, "placer")
-        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search)
+        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search, use_patch)
 
     async def create_request(
         self,
