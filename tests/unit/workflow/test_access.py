@@ -279,3 +279,9 @@ def test_violation_messages_carry_no_patient_data() -> None:
     for violation in check_update(old, new, PLACER) + check_update(old, new, FULFILLER_A):
         assert "999999151" not in violation.message
         assert "999999151" not in violation.path
+
+
+def test_null_is_not_the_same_as_absent() -> None:
+    old = ex.ct_invited()
+    new = {**old, "businessStatus": None}
+    assert "wf-not-writable" in keys(check_update(old, new, FULFILLER_A))

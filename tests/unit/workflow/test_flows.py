@@ -436,3 +436,46 @@ def test_facades_expose_the_same_methods(sync: type, async_: type) -> None:
                 inspect.signature(method).parameters.keys()
                 == inspect.signature(public(async_)[name]).parameters.keys()
             )
+
+
+def test_local_owner_filter_when_the_placer_ignores_the_modifier(server: PlacerServer, mode: str) -> None:
+    placer = make_placer(server, mode, identifier_search=False)
+    b = make_fulfiller(server, mode, OWNER_B, identifier_search=False)
+    created = placer.create_request(
+        new_request(), [Invitation(OWNER_A), Invitation(OWNER_B)], type_of_work=WORK
+    )
+    assert [t.id for t in b.tasks()] == [created.tasks[1].id]
+    assert [t.id for t in b.resynchronize().changed] == [created.tasks[1].id]
+    searches = [str(r.url) for r in server.requests if r.method == "GET" and r.url.path == "/fhir/Task"]
+    assert searches
+    assert not any("identifier" in url for url in searches)
+    a = make_fulfiller(server, mode, OWNER_A, identifier_search=False)
+    acrt = a.request_authorization_cancellation(created.tasks[0].id, "wrong specialty")
+    assert [t.id for t in placer.authorization_cancellation_requests()] == [acrt.id]
+    assert b.authorization_cancellation_requests() == []
+
+
+def test_updates_as_json_patch(server: PlacerServer, mode: str) -> None:
+    placer = make_placer(server, mode, use_patch=True)
+    fulfiller = make_fulfiller(server, mode, use_patch=True)
+    created = placer.create_request(
+        new_request(), [Invitation(OWNER_A), Invitation(OWNER_B)], type_of_work=WORK
+    )
+    task = created.tasks[0]
+    stale = fulfiller.read("Task", task.id)
+    placer.update_task(task.id, lambda t: {**t, "description": "by patch"})
+    fulfiller.accept(stale, bid="soon")  # first PATCH meets 412, the re-read one succeeds
+    patches = [r for r in server.requests if r.method == "PATCH"]
+    assert [r.headers["if-match"] for r in patches] == ['W/"1"', 'W/"1"', 'W/"2"']
+    assert all(r.headers["content-type"].startswith("application/json-patch+json") for r in patches)
+    ops = json.loads(patches[-1].content)
+    assert {o["path"] for o in ops} == {"/status", "/output", "/lastModified"}
+    stored = server.current("Task", task.id)
+    assert (stored["status"], stored["description"]) == ("accepted", "by patch")
+    placer.select(created.service_request.id, task.id, atomic=False)
+    assert server.current("Task", created.tasks[1].id)["status"] == "cancelled"
+    raw = server.client(OWNER_A.assigner)
+    with pytest.raises(UnprocessableError):
+        raw.patch("Task", task.id, [{"op": "replace", "path": "/priority", "value": "stat"}], if_match="4")
+    with pytest.raises(UnprocessableError):
+        raw.patch("Task", task.id, [{"op": "test", "path": "/status", "value": "nope"}], if_match="4")

@@ -41,6 +41,7 @@ from twiin.exchange.workflow.codes import Role, TaskKind, task_kind
 from twiin.exchange.workflow.core import AsyncBackend, Backend, Versioned, arun, run
 from twiin.exchange.workflow.fulfiller import CancellationOutcome, FulfillerCore
 from twiin.exchange.workflow.fulfiller_api import AsyncFulfiller, Fulfiller
+from twiin.exchange.workflow.jsonpatch import JsonPatchError
 from twiin.exchange.workflow.placer import CreatedRequest, Invitation, PlacerCore, Selection, Withdrawal
 from twiin.exchange.workflow.placer_api import AsyncPlacer, Placer
 from twiin.exchange.workflow.selection import SelectionPlan, plan_selection, selection_bundle
@@ -67,6 +68,7 @@ __all__ = [
     "Fulfiller",
     "FulfillerCore",
     "Invitation",
+    "JsonPatchError",
     "Pattern",
     "Placer",
     "PlacerCore",

@@ -261,7 +261,7 @@ def check_change(
     if old is not None:
         writable = policy.fulfiller_writable[kind] if role is Role.FULFILLER else None
         for element in sorted((set(old) | set(new)) - _IGNORED):
-            if old.get(element) == new.get(element):
+            if element in old and element in new and old[element] == new[element]:
                 continue
             if element in policy.immutable:
                 out.append(Violation("wf-immutable", f"Task.{element}", "this element never changes"))

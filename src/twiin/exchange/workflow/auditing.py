@@ -6,7 +6,17 @@ from typing import Any
 
 from twiin.audit import Auditor, Outcome
 from twiin.errors import NotAuthorizedError, TwiinError
-from twiin.exchange.workflow.core import Create, Observer, Read, Search, Step, Transaction, Update, Versioned
+from twiin.exchange.workflow.core import (
+    Create,
+    Observer,
+    Patch,
+    Read,
+    Search,
+    Step,
+    Transaction,
+    Update,
+    Versioned,
+)
 
 __all__ = ["audit_observer"]
 
@@ -20,6 +30,8 @@ def _describe(step: Step, value: Any) -> tuple[str, str | None]:
             return "workflow.create", ref
         case Update(resource, _):
             return "workflow.update", f"{resource.get('resourceType')}/{resource.get('id')}"
+        case Patch(resource_type, resource_id, _, _):
+            return "workflow.patch", f"{resource_type}/{resource_id}"
         case Search(resource_type, _):
             return "workflow.search", resource_type
         case Transaction(_):

@@ -61,6 +61,17 @@ class FhirBackend:
             self.client.update(resource, if_match=version_id), str(resource.get("resourceType"))
         )
 
+    def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        operations: Sequence[dict[str, Any]],
+        version_id: str | None,
+    ) -> Versioned:
+        """PATCH (JSON Patch) with ``If-Match``."""
+        result = self.client.patch(resource_type, resource_id, operations, if_match=version_id)
+        return self._body(result, resource_type)
+
     def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[Versioned]:
         """Every matching resource on every page."""
         out: list[Versioned] = []
@@ -100,6 +111,17 @@ class AsyncFhirBackend:
         """PUT with ``If-Match``."""
         result = await self.client.update(resource, if_match=version_id)
         return await self._body(result, str(resource.get("resourceType")))
+
+    async def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        operations: Sequence[dict[str, Any]],
+        version_id: str | None,
+    ) -> Versioned:
+        """PATCH (JSON Patch) with ``If-Match``."""
+        result = await self.client.patch(resource_type, resource_id, operations, if_match=version_id)
+        return await self._body(result, resource_type)
 
     async def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[Versioned]:
         """Every matching resource on every page."""

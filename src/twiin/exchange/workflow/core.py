@@ -21,6 +21,7 @@ __all__ = [
     "Create",
     "Observer",
     "Operation",
+    "Patch",
     "Read",
     "Search",
     "Step",
@@ -95,6 +96,16 @@ class Update:
 
 
 @attrs.frozen
+class Patch:
+    """``PATCH [base]/<type>/<id>`` (JSON Patch) with ``If-Match`` -> :class:`Versioned`."""
+
+    resource_type: str
+    resource_id: str
+    operations: tuple[dict[str, Any], ...]
+    version_id: str | None
+
+
+@attrs.frozen
 class Search:
     """``GET [base]/<type>?params`` following every page -> ``list[Versioned]`` (match entries)."""
 
@@ -109,7 +120,7 @@ class Transaction:
     bundle: dict[str, Any]
 
 
-Step = Read | Create | Update | Search | Transaction
+Step = Read | Create | Update | Patch | Search | Transaction
 Operation = Generator[Step, Any, T]
 
 
@@ -119,6 +130,13 @@ class Backend(Protocol):
     def read(self, resource_type: str, resource_id: str) -> Versioned: ...
     def create(self, resource: dict[str, Any], if_none_exist: str | None) -> Versioned: ...
     def update(self, resource: dict[str, Any], version_id: str | None) -> Versioned: ...
+    def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        operations: Sequence[dict[str, Any]],
+        version_id: str | None,
+    ) -> Versioned: ...
     def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[Versioned]: ...
     def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -129,6 +147,13 @@ class AsyncBackend(Protocol):
     async def read(self, resource_type: str, resource_id: str) -> Versioned: ...
     async def create(self, resource: dict[str, Any], if_none_exist: str | None) -> Versioned: ...
     async def update(self, resource: dict[str, Any], version_id: str | None) -> Versioned: ...
+    async def patch(
+        self,
+        resource_type: str,
+        resource_id: str,
+        operations: Sequence[dict[str, Any]],
+        version_id: str | None,
+    ) -> Versioned: ...
     async def search(self, resource_type: str, params: Sequence[tuple[str, str]]) -> list[Versioned]: ...
     async def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -142,6 +167,8 @@ def _call(backend: Any, step: Step) -> Any:
             return backend.create(resource, if_none_exist)
         case Update(resource, version_id):
             return backend.update(resource, version_id)
+        case Patch(resource_type, resource_id, operations, version_id):
+            return backend.patch(resource_type, resource_id, list(operations), version_id)
         case Search(resource_type, params):
             return backend.search(resource_type, params)
         case Transaction(bundle):

@@ -18,6 +18,7 @@ import attrs
 from twiin import naming
 from twiin.errors import ExchangeError, IllegalTransition
 from twiin.exchange.workflow import transitions as tr
+from twiin.exchange.workflow.access import roles_of
 from twiin.exchange.workflow.builders import AssignedId, authorization_cancellation_request_task
 from twiin.exchange.workflow.codes import ABORT, Role, TaskKind, task_kind
 from twiin.exchange.workflow.core import Create, Operation, Read, Search, Versioned
@@ -58,10 +59,18 @@ def _reference(task: Mapping[str, Any], element: str, prefix: str) -> str:
 
 @attrs.frozen
 class FulfillerCore:
-    """Fulfiller operations for one HealthcareService ``owner``; ``attempts`` bounds 412 re-application."""
+    """Fulfiller operations for one HealthcareService ``owner``; ``attempts`` bounds 412 re-application.
+
+    Searches ask the Placer for ``owner:identifier`` (``requester:identifier`` for our own
+    Authorization Cancellation Requests) and also keep only our Tasks locally, so a Placer that
+    ignores the modifier never hands us someone else's Task. ``identifier_search=False`` leaves the
+    modifier out for Placers that do not support it (the local filter still applies).
+    """
 
     owner: AssignedId
     attempts: int = 3
+    identifier_search: bool = True
+    use_patch: bool = False
 
     @property
     def ura(self) -> Ura:
@@ -81,7 +90,7 @@ class FulfillerCore:
         return guarded(apply, Role.FULFILLER)
 
     def _modify(self, task: str | Versioned, change: Change) -> Operation[Versioned]:
-        return modify(task, self._mine(change), attempts=self.attempts)
+        return modify(task, self._mine(change), attempts=self.attempts, use_patch=self.use_patch)
 
     # --- finding and reading ---------------------------------------------------------------
 
@@ -94,7 +103,7 @@ class FulfillerCore:
         params: Sequence[tuple[str, str]] = (),
     ) -> Operation[list[Versioned]]:
         """Search this owner's Tasks (``owner:identifier``), optionally by status, code token, focus."""
-        query = [("owner:identifier", self.owner.to_token())]
+        query = self._owner_query()
         if status is not None:
             query.append(("status", status if isinstance(status, str) else ",".join(status)))
         if code is not None:
@@ -103,14 +112,18 @@ class FulfillerCore:
             query.append(("focus", focus))
         query.extend(params)
         found: list[Versioned] = yield Search("Task", tuple(query))
-        return found
+        return [t for t in found if self.is_mine(t.resource)]
+
+    def _owner_query(self) -> list[tuple[str, str]]:
+        return [("owner:identifier", self.owner.to_token())] if self.identifier_search else []
 
     def resynchronize(self, cursor: SyncCursor | None = None) -> Operation[SyncResult]:
         """Tasks of this owner changed since ``cursor`` (all on the first call), oldest first."""
         cursor = cursor or SyncCursor()
-        query = [("owner:identifier", self.owner.to_token()), *cursor.params(), ("_sort", "_lastUpdated")]
+        query = [*self._owner_query(), *cursor.params(), ("_sort", "_lastUpdated")]
         found: list[Versioned] = yield Search("Task", tuple(query))
-        return advance(cursor, found)
+        result = advance(cursor, found)
+        return SyncResult(tuple(t for t in result.changed if self.is_mine(t.resource)), result.cursor)
 
     def read(self, resource_type: str, resource_id: str) -> Operation[Versioned]:
         """Read any resource at the Placer (Task, ServiceRequest, Patient, supplemental resources)."""
@@ -217,12 +230,15 @@ class FulfillerCore:
 
     def authorization_cancellation_requests(self, *, focus: str | None = None) -> Operation[list[Versioned]]:
         """The Authorization Cancellation Request Tasks this organization created at the Placer."""
-        query = [
-            ("requester:identifier", self.ura.to_token()),
-            ("intent", "proposal"),
-            ("code", _ABORT_TOKEN),
-        ]
+        query = [("intent", "proposal"), ("code", _ABORT_TOKEN)]
+        if self.identifier_search:
+            query.insert(0, ("requester:identifier", self.ura.to_token()))
         if focus is not None:
             query.append(("focus", focus))
         found: list[Versioned] = yield Search("Task", tuple(query))
-        return found
+        return [
+            t
+            for t in found
+            if task_kind(t.resource) is TaskKind.AUTHORIZATION_CANCELLATION_REQUEST
+            and Role.FULFILLER in roles_of(t.resource, self.ura)
+        ]

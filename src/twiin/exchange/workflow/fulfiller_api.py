@@ -26,11 +26,13 @@ class Fulfiller(FacadeBase):
         *,
         owner: AssignedId,
         attempts: int = 3,
+        identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_backend(client), clock, auditor, "fulfiller")
-        self.core = FulfillerCore(owner, attempts)
+        self.core = FulfillerCore(owner, attempts, identifier_search, use_patch)
 
     def is_mine(self, task: Mapping[str, Any]) -> bool:
         """True when ``task`` is owned by this HealthcareService."""
@@ -113,11 +115,13 @@ class AsyncFulfiller(FacadeBase):
         *,
         owner: AssignedId,
         attempts: int = 3,
+        identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_async_backend(client), clock, auditor, "fulfiller")
-        self.core = FulfillerCore(owner, attempts)
+        self.core = FulfillerCore(owner, attempts, identifier_search, use_patch)
 
     def is_mine(self, task: Mapping[str, Any]) -> bool:
         """True when ``task`` is owned by this HealthcareService."""

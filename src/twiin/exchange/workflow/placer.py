@@ -17,6 +17,7 @@ import attrs
 from twiin import naming
 from twiin.errors import ExchangeError, IllegalTransition, PreconditionFailedError
 from twiin.exchange.workflow import transitions as tr
+from twiin.exchange.workflow.access import roles_of
 from twiin.exchange.workflow.builders import AssignedId, Pattern, cancellation_request_task, coordination_task
 from twiin.exchange.workflow.codes import ABORT, Role, TaskKind, task_kind
 from twiin.exchange.workflow.core import Create, Operation, Read, Search, Transaction, Update, Versioned
@@ -111,17 +112,25 @@ def _assemble(
 
 @attrs.frozen
 class PlacerCore:
-    """Placer operations for organization ``ura``; Task identifiers use ``identifier_system``."""
+    """Placer operations for organization ``ura``; Task identifiers use ``identifier_system``.
+
+    ``identifier_search=False`` leaves ``owner:identifier`` out of searches for stores that do not
+    support the modifier; results are always filtered locally as well.
+    """
 
     ura: Ura
     identifier_system: str
     attempts: int = 3
+    identifier_search: bool = True
+    use_patch: bool = False
 
     def _modify(
         self, target: str | Versioned, change: Change, resource_type: str = "Task"
     ) -> Operation[Versioned]:
         checked = guarded(change, Role.PLACER) if resource_type == "Task" else change
-        return modify(target, checked, attempts=self.attempts, resource_type=resource_type)
+        return modify(
+            target, checked, attempts=self.attempts, resource_type=resource_type, use_patch=self.use_patch
+        )
 
     # --- creating -----------------------------------------------------------------------------
 
@@ -214,6 +223,9 @@ class PlacerCore:
                     if plan.updates():
                         response: dict[str, Any] = yield Transaction(selection_bundle(plan))
                         done = parse_transaction_response(response, plan.updates())
+                        for index, item in enumerate(done):
+                            if item.version_id is None:  # no ETag or Location: read the new version
+                                done[index] = yield Read(str(item.resource["resourceType"]), item.id)
                     return _assemble(plan, sr, current, done)
                 selected = current[task_id] if plan.selected is None else (yield Update(*plan.selected))
             except PreconditionFailedError as exc:
@@ -294,12 +306,19 @@ class PlacerCore:
         self, *, status: str | None = "requested", params: Sequence[tuple[str, str]] = ()
     ) -> Operation[list[Versioned]]:
         """Authorization Cancellation Request Tasks addressed to this Placer."""
-        query = [("owner:identifier", self.ura.to_token()), ("intent", "proposal"), ("code", _ABORT_TOKEN)]
+        query = [("intent", "proposal"), ("code", _ABORT_TOKEN)]
+        if self.identifier_search:
+            query.insert(0, ("owner:identifier", self.ura.to_token()))
         if status is not None:
             query.append(("status", status))
         query.extend(params)
         found: list[Versioned] = yield Search("Task", tuple(query))
-        return [t for t in found if task_kind(t.resource) is TaskKind.AUTHORIZATION_CANCELLATION_REQUEST]
+        return [
+            t
+            for t in found
+            if task_kind(t.resource) is TaskKind.AUTHORIZATION_CANCELLATION_REQUEST
+            and Role.PLACER in roles_of(t.resource, self.ura)
+        ]
 
     def reject_authorization_cancellation(
         self, acrt: str | Versioned, reason: str, *, at: datetime

@@ -27,11 +27,13 @@ class Placer(FacadeBase):
         ura: Ura,
         identifier_system: str,
         attempts: int = 3,
+        identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_backend(client), clock, auditor, "placer")
-        self.core = PlacerCore(ura, identifier_system, attempts)
+        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search, use_patch)
 
     def create_request(
         self,
@@ -119,11 +121,13 @@ class AsyncPlacer(FacadeBase):
         ura: Ura,
         identifier_system: str,
         attempts: int = 3,
+        identifier_search: bool = True,
+        use_patch: bool = False,
         clock: Clock | None = None,
         auditor: Auditor | None = None,
     ) -> None:
         super().__init__(as_async_backend(client), clock, auditor, "placer")
-        self.core = PlacerCore(ura, identifier_system, attempts)
+        self.core = PlacerCore(ura, identifier_system, attempts, identifier_search, use_patch)
 
     async def create_request(
         self,

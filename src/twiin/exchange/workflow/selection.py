@@ -131,6 +131,12 @@ def _etag_version(etag: object) -> str | None:
     return etag.removeprefix("W/").strip('"') or None
 
 
+def _location_version(location: object) -> str | None:
+    if not isinstance(location, str) or "/_history/" not in location:
+        return None
+    return location.split("/_history/", 1)[1].split("/")[0].split("?")[0] or None
+
+
 def parse_transaction_response(
     response: Mapping[str, Any], submitted: Sequence[tuple[dict[str, Any], str | None]]
 ) -> list[Versioned]:
@@ -153,7 +159,15 @@ def parse_transaction_response(
         if not 200 <= code < 300:
             raise FHIRError(f"transaction entry failed with status {status or 'unknown'}", status=code or 500)
         body = entry.get("resource")
-        result = body if isinstance(body, Mapping) else resource
         assert isinstance(answer, Mapping)
-        out.append(Versioned.of(result, _etag_version(answer.get("etag"))))
+        version = _etag_version(answer.get("etag")) or _location_version(answer.get("location"))
+        if isinstance(body, Mapping):
+            out.append(Versioned.of(body, version))
+            continue
+        echoed = copy.deepcopy(resource)  # the server confirmed without echoing the resource
+        meta = {k: v for k, v in (echoed.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+        if version is not None:
+            meta["versionId"] = version
+        echoed["meta"] = meta
+        out.append(Versioned(echoed, version))
     return out

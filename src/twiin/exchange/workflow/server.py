@@ -2,9 +2,8 @@
 
 The vendor's server authenticates the caller (mTLS + token) to a URA, looks up the stored Task,
 and asks :func:`guard_task_write` whether the write may proceed. ``None`` means go ahead;
-otherwise the returned :class:`~twiin.serving.Answer` is the refusal to send. JSON Patch bodies
-are for the server to apply; it then calls :func:`~twiin.exchange.workflow.access.check_update`
-on the patched result.
+otherwise the returned :class:`~twiin.serving.Answer` is the refusal to send. For ``PATCH`` the
+JSON Patch is applied to the stored Task (:func:`~.jsonpatch.apply`) and the result vetted.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from twiin.exchange.workflow.access import AccessPolicy, Violation, check_create, check_update
+from twiin.exchange.workflow.jsonpatch import JsonPatchError, apply
 from twiin.identifiers import Ura
 from twiin.serving import Answer, IncomingRequest
 from twiin.validation import errors_only, validate
@@ -48,19 +48,26 @@ def guard_task_write(
     require_if_match: bool = True,
     policy: AccessPolicy | None = None,
 ) -> Answer | None:
-    """Vet ``POST [base]/Task`` or ``PUT [base]/Task/<id>`` by ``requester_ura`` at this Placer.
+    """Vet ``POST [base]/Task`` or ``PUT``/``PATCH [base]/Task/<id>`` by ``requester_ura`` at this Placer.
 
-    PUT needs an existing Task (``stored``) and, unless ``require_if_match`` is off, an
+    PUT and PATCH need an existing Task (``stored``) and, unless ``require_if_match`` is off, an
     ``If-Match`` naming its current version (428 without, 412 when stale). Both need a body that
     keeps to the Twiin profile (422) and to the workflow rules (403/422).
     """
     method = request.method.upper()
-    if method not in ("POST", "PUT"):
-        return Answer.outcome(405, "not-supported", "only POST and PUT are vetted here")
+    if method not in ("POST", "PUT", "PATCH"):
+        return Answer.outcome(405, "not-supported", "only POST, PUT and PATCH are vetted here")
     try:
         body = json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
         return Answer.outcome(400, "structure", "body is not valid JSON")
+    if method == "PATCH":
+        if stored is None:
+            return Answer.outcome(404, "not-found", "no such Task")
+        try:
+            body = apply(stored, body)
+        except JsonPatchError as exc:
+            return Answer.outcome(422, "processing", exc.message)
     if not isinstance(body, dict) or body.get("resourceType") != "Task":
         return Answer.outcome(400, "invalid", "body is not a Task")
     kwargs: dict[str, Any] = {"placer_ura": placer_ura}

@@ -9,7 +9,8 @@ from typing import Any
 from twiin.errors import ExchangeError, PreconditionFailedError
 from twiin.exchange.workflow.access import ensure_allowed
 from twiin.exchange.workflow.codes import Role
-from twiin.exchange.workflow.core import Operation, Read, Update, Versioned
+from twiin.exchange.workflow.core import Operation, Patch, Read, Update, Versioned
+from twiin.exchange.workflow.jsonpatch import diff
 from twiin.exchange.workflow.profiles import check_changed
 from twiin.redaction import get_logger
 
@@ -38,6 +39,7 @@ def modify(
     *,
     attempts: int = 3,
     resource_type: str = "Task",
+    use_patch: bool = False,
 ) -> Operation[Versioned]:
     """Read (unless ``target`` is already read), apply ``change``, update with ``If-Match``.
 
@@ -45,7 +47,8 @@ def modify(
     then the last :class:`~twiin.errors.PreconditionFailedError` is raised. A ``change`` that
     raises (e.g. :class:`~twiin.errors.IllegalTransition` because the Task moved on meanwhile)
     stops the loop before anything else is sent, and so does a profile error the change
-    introduces. A change that alters nothing sends nothing.
+    introduces. A change that alters nothing sends nothing. ``use_patch`` sends the change as a
+    JSON Patch (``PATCH`` with ``If-Match``) instead of the whole resource.
     """
     if attempts < 1:
         raise ExchangeError("attempts must be at least 1")
@@ -62,7 +65,11 @@ def modify(
         if current.version_id is None:
             raise ExchangeError("no version known for this resource; refusing an unconditional update")
         try:
-            updated: Versioned = yield Update(new, current.version_id)
+            if use_patch:
+                ops = tuple(diff(current.resource, new))
+                updated: Versioned = yield Patch(resource_type, resource_id, ops, current.version_id)
+            else:
+                updated = yield Update(new, current.version_id)
         except PreconditionFailedError as exc:
             log.info(
                 "version conflict on %s/%s (attempt %d of %d)", resource_type, resource_id, attempt, attempts
