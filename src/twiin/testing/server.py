@@ -32,6 +32,7 @@ log = get_logger("twiin.testing.server")
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms delayed-ACK stalls
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -82,6 +83,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # many concurrent clients (benchmarks) must not overflow the listen backlog
 
     def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None, port: int) -> None:
         self.handler = handler
