@@ -32,7 +32,7 @@ log = get_logger("twiin.testing.server")
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms delayed-ACK stalls
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid delayed-ACK stalls
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
