@@ -11,12 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from twiin import naming
-from twiin._http import client_ssl_context, server_ssl_context
+from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin.addressing import LiveDirectory, payload_types
 from twiin.audit import MemorySink
 from twiin.auth import AssertionSigner
 from twiin.auth.server import TokenEndpoint, TokenIssuer
+from twiin.config import RetryPolicy
 from twiin.consent import DataCategory, Decision, MitzClient
+from twiin.exchange.notifications import DeliveryPolicy, Dispatcher, SubscriptionServerCore
 from twiin.exchange.notified_pull import (
     BGZ_SERVER_PAYLOAD,
     NOTIFICATION_PAYLOAD,
@@ -45,12 +47,14 @@ from twiin.testing.fake_mitz import FakeConsent, FakeMitz
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 from twiin.testing.notified_pull import NotifiedPullNetwork, assertion_policy
 from twiin.testing.pki import IssuedCertificate, TestPKI
-from twiin.testing.placer import PlacerFhirServer
+from twiin.testing.placer import PlacerFhirServer, background_dispatch
 from twiin.testing.router import Router
 from twiin.testing.server import RunningServer, serve
 
-__all__ = ["PLACER_PATIENT_ID", "Sandbox", "placer_patient"]
+__all__ = ["PLACER_PATIENT_ID", "WORKFLOW_TOPIC", "Sandbox", "placer_patient"]
 
+WORKFLOW_TOPIC = "https://sandbox.twiin.test/fhir/SubscriptionTopic/task-change"
+"""The SubscriptionTopic the placer offers: every Task change, filtered by ``owner:identifier``."""
 PLACER_PATIENT_ID = "sandbox-patient"
 """Id of the R4 ``Patient`` (the patient with consent) in the placer's store."""
 
@@ -168,6 +172,7 @@ class Sandbox:
         )
         self.placer_url = self.placer_server.url("fhir")
         self.placer_token_url = self.placer_server.url("token")
+        self._start_notifications(stack, placer_cert)
         issuer = TokenIssuer(AssertionSigner(placer_cert.credentials()), issuer=self.placer_token_url)
         placer_tokens.append(
             TokenEndpoint(issuer=issuer, policy=assertion_policy(pki, self.placer_token_url))
@@ -199,6 +204,15 @@ class Sandbox:
             {HOSPITAL.key: self.network.sender_cert, GP.key: self.network.receiver_cert}
         )
         self._write_layout()
+
+    def _start_notifications(self, stack: ExitStack, placer_cert: IssuedCertificate) -> None:
+        """TA Notifications at the placer: Subscriptions, Task changes published, delivered from a thread."""
+        self.subscriptions = SubscriptionServerCore(self.placer_url, topics=[WORKFLOW_TOPIC])
+        self.placer_fhir.subscriptions, self.placer_fhir.topic = self.subscriptions, WORKFLOW_TOPIC
+        context = client_ssl_context(placer_cert.credentials(), self.pki.trust_anchors)
+        push = stack.enter_context(create_client(ssl_context=context, retry=RetryPolicy.disabled()))
+        self.dispatcher = Dispatcher(self.subscriptions, push, DeliveryPolicy(backoff_base=0.2, timeout=10))
+        stack.enter_context(background_dispatch(self.dispatcher))
 
     def _issue(self, identity: Participant) -> IssuedCertificate:
         issued = self.pki.issue_server(
@@ -241,6 +255,7 @@ class Sandbox:
             "directory": self.directory_url,
             "mitz": self.mitz_url,
             "placer": self.placer_url,
+            "topics": {"workflow": WORKFLOW_TOPIC},
             "participants": participants,
             "patients": {"consent": WITH_CONSENT.value, "no_consent": NO_CONSENT.value},
         }

@@ -1,25 +1,36 @@
 """A TA Workflow Placer FHIR server for tests and the sandbox: an R4 store behind twiin's Task guard.
 
-:class:`PlacerFhirServer` is a server block: every ``POST``/``PUT``/``PATCH`` of a ``Task`` is
-vetted by :func:`twiin.exchange.workflow.guard_task_write` for the calling organisation (the
-workflow state machine, which elements each party may change, ``If-Match``, the Twiin profile)
-before it reaches the :class:`~twiin.testing.fhir_store.FhirStoreServer`. The caller's URA comes
-from ``identify``: by default the UZI server certificate it presented over mTLS.
+:class:`PlacerFhirServer` is a server block: every ``POST``/``PUT``/``PATCH`` of a ``Task``, also
+inside a batch or transaction Bundle, is vetted by :func:`twiin.exchange.workflow.guard_task_write`
+for the calling organisation (the workflow state machine, which elements each party may change,
+``If-Match``, the Twiin profile) before it reaches the
+:class:`~twiin.testing.fhir_store.FhirStoreServer`. The caller's URA comes from ``identify``: by
+default the UZI server certificate it presented over mTLS.
+
+With ``subscriptions`` (a :class:`~twiin.exchange.notifications.SubscriptionServerCore`) it is
+also a TA Notifications data holder: ``[base]/Subscription`` is served by the core, and every
+stored Task change is published on ``topic`` with the Task's ``owner:identifier`` as filter value.
+:func:`background_dispatch` delivers the queued notifications from a thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
 
 from twiin.auth.uzi import uzi_identity
 from twiin.errors import TwiinError
+from twiin.exchange.notifications import Dispatcher, SubscriptionServerCore
 from twiin.exchange.workflow import guard_task_write
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 from twiin.serving import Answer, IncomingRequest
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 
-__all__ = ["PlacerFhirServer", "certificate_ura"]
+__all__ = ["PlacerFhirServer", "background_dispatch", "certificate_ura"]
 
 Identify = Callable[[IncomingRequest], Ura | None]
 
@@ -44,25 +55,76 @@ class PlacerFhirServer:
         *,
         base_path: str = "/fhir",
         identify: Identify = certificate_ura,
+        subscriptions: SubscriptionServerCore | None = None,
+        topic: str | None = None,
     ) -> None:
+        if (subscriptions is None) != (topic is None):
+            raise ValueError("subscriptions and topic go together")
         self.placer_ura = placer_ura
         self.store = store if store is not None else MemoryFhirStore()
-        self.fhir = FhirStoreServer(self.store, FhirVersion.R4, base_path=base_path)
+        self.fhir = FhirStoreServer(
+            self.store, FhirVersion.R4, base_path=base_path, entry_handler=self.handle
+        )
+        self.subscriptions = subscriptions
+        self.topic = topic
         self._identify = identify
+        self._local = threading.local()
 
     def __call__(self, request: IncomingRequest) -> Answer:
         return self.handle(request)
 
     def handle(self, request: IncomingRequest) -> Answer:
-        """Vet Task writes, then answer from the store."""
-        refusal = self._vet(request)
-        return refusal if refusal is not None else self.fhir.handle(request)
-
-    def _vet(self, request: IncomingRequest) -> Answer | None:
+        """Subscriptions to the core; Task writes vetted, stored and published; the rest from the store."""
         segs = [p for p in request.path[len(self.fhir.base_path) :].split("/") if p]
+        if self.subscriptions is not None and segs[:1] == ["Subscription"]:
+            return self.subscriptions.handle(request)
+        if not segs and request.method.upper() == "POST":
+            return self._bundle(request)
+        write = segs[:1] == ["Task"] and request.method.upper() in ("POST", "PUT", "PATCH") and len(segs) <= 2
+        if not write:
+            return self.fhir.handle(request)
+        refusal = self._vet(request, segs)
+        if refusal is not None:
+            return refusal
+        answer = self.fhir.handle(request)
+        if answer.status in (200, 201) and answer.body:
+            self._publish(answer.json_body(), request.method.upper())
+        return answer
+
+    def _bundle(self, request: IncomingRequest) -> Answer:
+        """A batch/transaction: Task changes are published once it succeeded (never for a rollback)."""
+        if getattr(self._local, "deferred", None) is not None:
+            return Answer.outcome(400, "not-supported", "nested batch/transaction Bundles are not supported")
+        deferred: list[tuple[dict[str, Any], str]] = []
+        self._local.deferred = deferred
+        try:
+            answer = self.fhir.handle(request)
+        finally:
+            self._local.deferred = None
+        if answer.status < 400:
+            for task, method in deferred:
+                self._publish(task, method)
+        return answer
+
+    def _publish(self, task: dict[str, Any], method: str) -> None:
+        if self.subscriptions is None or self.topic is None:
+            return
+        deferred = getattr(self._local, "deferred", None)
+        if deferred is not None:
+            deferred.append((task, method))
+            return
+        owner = task.get("owner")
+        ident = owner.get("identifier") if isinstance(owner, dict) else None
+        filters = {}
+        if isinstance(ident, dict) and ident.get("value"):
+            filters["owner:identifier"] = f"{ident.get('system', '')}|{ident['value']}"
+        self.subscriptions.publish(
+            self.topic, focus=f"Task/{task.get('id')}", now=datetime.now(UTC), resource=task,
+            filters=filters, method="POST" if method == "POST" else "PUT",
+        )  # fmt: skip
+
+    def _vet(self, request: IncomingRequest, segs: list[str]) -> Answer | None:
         method = request.method.upper()
-        if not segs or segs[0] != "Task" or method not in ("POST", "PUT", "PATCH") or len(segs) > 2:
-            return None
         caller = self._identify(request)
         if caller is None:
             return Answer.outcome(403, "forbidden", "Task writes need a UZI server certificate naming a URA")
@@ -71,3 +133,21 @@ class PlacerFhirServer:
             current = self.store.current("Task", segs[1])
             stored = current.resource if current else None
         return guard_task_write(request, stored=stored, requester_ura=caller, placer_ura=self.placer_ura)
+
+
+@contextmanager
+def background_dispatch(dispatcher: Dispatcher, interval: float = 0.2) -> Iterator[threading.Thread]:
+    """Deliver ``dispatcher``'s queue (and due heartbeats) every ``interval`` seconds until the block ends."""
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval):
+            dispatcher.tick()
+
+    thread = threading.Thread(target=run, name="twiin-notification-dispatch", daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(timeout=30)

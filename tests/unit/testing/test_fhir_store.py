@@ -359,3 +359,35 @@ def test_json_patch_with_if_match(server: FhirStoreServer) -> None:
     assert fhirpath.status == 415
     assert fhirpath.json_body()["resourceType"] == "OperationOutcome"
     assert call(server, "GET", f"/Organization/{rid}").json_body()["name"] == "B"
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+def test_a_failing_entry_rolls_back_a_transaction_but_not_a_batch(server: FhirStoreServer, kind: str) -> None:
+    existing = call(server, "POST", "/Organization", org("1", "Before")).json_body()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": kind,
+        "entry": [
+            {"resource": org("2", "New"), "request": {"method": "POST", "url": "Organization"}},
+            {
+                "resource": existing | {"name": "Changed"},
+                "request": {"method": "PUT", "url": f"Organization/{existing['id']}"},
+            },
+            {
+                "resource": {"resourceType": "Organization", "bogus": 1},
+                "request": {"method": "POST", "url": "Organization"},
+            },
+        ],
+    }
+    answer = call(server, "POST", "", bundle)
+    names = sorted(o["name"] for o in server.store.all_current("Organization"))
+    if kind == "transaction":
+        assert answer.status == 422
+        assert answer.json_body()["resourceType"] == "OperationOutcome"
+        assert names == ["Before"]
+        assert len(server.store.history()) == 1
+        assert call(server, "GET", f"/Organization/{existing['id']}").headers["etag"] == 'W/"1"'
+    else:
+        assert answer.status == 200
+        assert [e["response"]["status"] for e in answer.json_body()["entry"]] == ["201", "200", "422"]
+        assert names == ["Changed", "New"]

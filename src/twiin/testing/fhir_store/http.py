@@ -33,12 +33,15 @@ class FhirStoreServer:
         base_path: str = "/fhir",
         validate: bool = True,
         public_base: Callable[[IncomingRequest], str] | None = None,
+        entry_handler: Callable[[IncomingRequest], Answer] | None = None,
     ) -> None:
         self.store = store
         self.version = version
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.validate = validate
         self._public_base = public_base
+        self.entry_handler = entry_handler or self.handle
+        """Answers each entry of a batch/transaction (a guard in front of the store can hook in here)."""
 
     # -- entry point --------------------
     def __call__(self, request: IncomingRequest) -> Answer:
@@ -347,20 +350,32 @@ class FhirStoreServer:
         kind = bundle.get("type")
         if bundle.get("resourceType") != "Bundle" or kind not in ("batch", "transaction"):
             raise StoreError(400, "invalid", "POST to the base needs a batch or transaction Bundle")
+        if kind == "batch":
+            return self._entries(request, bundle, kind)
+        try:
+            with self.store.atomic():
+                return self._entries(request, bundle, kind)
+        except _RolledBack as failed:
+            return failed.answer
+
+    def _entries(self, request: IncomingRequest, bundle: dict[str, Any], kind: str) -> Answer:
+        """Answer every entry as a request of the same caller; a failing transaction entry rolls back."""
+        inherited = {k: v for k, v in request.headers.items() if k not in _ENTRY_HEADERS}
         responses = []
         for entry in bundle.get("entry") or []:
             req = entry.get("request") or {}
             url = f"{self.base_url(request)}/{str(req.get('url', '')).lstrip('/')}"
             body = json.dumps(entry["resource"]).encode() if "resource" in entry else b""
-            headers = {"content-type": "application/fhir+json"}
+            headers = {**inherited, "content-type": "application/fhir+json"}
             if req.get("ifNoneExist"):
                 headers["if-none-exist"] = req["ifNoneExist"]
             if req.get("ifMatch"):
                 headers["if-match"] = req["ifMatch"]
-            sub = IncomingRequest(str(req.get("method", "GET")), url, headers, body)
-            answer = self.handle(sub)
+            method = str(req.get("method", "GET"))
+            sub = IncomingRequest(method, url, headers, body, peer_certificate=request.peer_certificate)
+            answer = self.entry_handler(sub)
             if kind == "transaction" and answer.status >= 400:
-                return answer
+                raise _RolledBack(answer)
             item: dict[str, Any] = {"response": {"status": str(answer.status)}}
             if "location" in answer.headers:
                 item["response"]["location"] = answer.headers["location"]
@@ -383,6 +398,19 @@ class FhirStoreServer:
                 {"mode": "server", "interaction": [{"code": "transaction"}, {"code": "history-system"}]}
             ],
         }
+
+
+_ENTRY_HEADERS = frozenset(
+    {"content-length", "content-type", "if-match", "if-none-exist", "transfer-encoding"}
+)
+
+
+class _RolledBack(Exception):
+    """A transaction entry failed: its answer is the transaction's answer, nothing stays written."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("transaction rolled back")
+        self.answer = answer
 
 
 def _first(params: Sequence[tuple[str, str]], name: str) -> str | None:
