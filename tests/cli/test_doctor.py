@@ -43,7 +43,9 @@ def server(pki: TestPKI, cert: IssuedCertificate) -> Iterator[RunningServer]:
     def fhir(request: IncomingRequest) -> Answer:
         return Answer.fhir(200, {"resourceType": "CapabilityStatement", "status": "active"})
 
-    with serve(Router({"/token": token, "/fhir": fhir}), server_ssl_context(cert.credentials(), pki.trust_anchors)) as running:
+    with serve(
+        Router({"/token": token, "/fhir": fhir}), server_ssl_context(cert.credentials(), pki.trust_anchors)
+    ) as running:
         url = running.url("token")
         policy = AssertionPolicy(audience=url, trust=pki.trust_anchors, check_revocation=False,
                                  intermediates=(pki.intermediate.certificate,))  # fmt: skip
@@ -87,7 +89,9 @@ def test_human_output_has_both_tables(
     assert "ready" in result.output.splitlines()[-1]
 
 
-def test_unreachable_token_endpoint_is_a_failed_check(tmp_path: Path, pki: TestPKI, cert: IssuedCertificate) -> None:
+def test_unreachable_token_endpoint_is_a_failed_check(
+    tmp_path: Path, pki: TestPKI, cert: IssuedCertificate
+) -> None:
     config = {**base_config(), "server": {"token_url": "https://127.0.0.1:9/token"}}
     result = _doctor(write_node(tmp_path, pki, config, issued=cert), "--json")
     assert result.exit_code == 1, result.output

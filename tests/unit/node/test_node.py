@@ -43,7 +43,9 @@ def fhir_server(pki: TestPKI, server_cert: IssuedCertificate) -> Iterator[Runnin
 
     def handler(request: IncomingRequest) -> Answer:
         peer = "mtls" if request.peer_certificate is not None else "none"
-        return Answer.fhir(200, {"resourceType": "Patient", "id": "p1", "gender": "unknown", "language": peer})
+        return Answer.fhir(
+            200, {"resourceType": "Patient", "id": "p1", "gender": "unknown", "language": peer}
+        )
 
     with serve(handler, server_ssl_context(server_cert.credentials(), pki.trust_anchors)) as running:
         yield running
@@ -105,7 +107,9 @@ def test_token_endpoint_overrides_per_ura(tmp_path: Path, pki: TestPKI) -> None:
 def test_local_consent_register_answers_the_pull_guard(node: Node) -> None:
     assert isinstance(node.consent, LocalConsentRegister)
     check = node.consent_check_for(node.consent)
-    request = ConsentRequest(patient=PATIENT, holder=node.ura, requester=Ura("22222222"), resource_type="Condition")
+    request = ConsentRequest(
+        patient=PATIENT, holder=node.ura, requester=Ura("22222222"), resource_type="Condition"
+    )
     assert check(request) is False  # fail closed: no record
     node.consent.record_consent(PATIENT)
     assert check(request) is True
@@ -169,7 +173,9 @@ def test_close_is_idempotent(tmp_path: Path, pki: TestPKI) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_node_fhir_and_directory(tmp_path: Path, pki: TestPKI, fhir_server: RunningServer) -> None:
+async def test_async_node_fhir_and_directory(
+    tmp_path: Path, pki: TestPKI, fhir_server: RunningServer
+) -> None:
     path = write_node(tmp_path, pki, book=_book(fhir_server.url("fhir")))
     async with AsyncNode.from_file(path, environ={}) as node:
         [found] = await node.directory.resolve(Ura("33333333"), BGZ_SERVER_PAYLOAD)
