@@ -11,13 +11,20 @@ from typing import Any
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
 from twiin.config import TwiinConfig
-from twiin.consent import AsyncLocalConsentRegister, AsyncMitzClient
+from twiin.consent import AsyncLocalConsentRegister, AsyncMitzClient, LocalConsentRegister, MitzClient
 from twiin.fhir import AsyncFhirClient, FhirVersion
 from twiin.identifiers import Ura
 from twiin.node.afacades import AsyncNotifications, AsyncNotifiedPull, AsyncWorkflow
 from twiin.node.base import NodeBase, is_url
 from twiin.node.loading import load_node_config
-from twiin.node.parts import AsyncResolver, Resolver, async_consent, async_directory, sync_directory
+from twiin.node.parts import (
+    AsyncResolver,
+    Resolver,
+    async_consent,
+    async_directory,
+    sync_consent,
+    sync_directory,
+)
 from twiin.settings import NodeSettings
 
 __all__ = ["AsyncNode"]
@@ -75,6 +82,14 @@ class AsyncNode(NodeBase):
     def consent(self) -> AsyncLocalConsentRegister | AsyncMitzClient:
         """The async consent checker ``[consent]`` names."""
         return self._own(async_consent(self))  # type: ignore[no-any-return]
+
+    @cached_property
+    def sync_consent(self) -> LocalConsentRegister | MitzClient:
+        """A synchronous checker for the pull guard: the same local register, or a sync Mitz client."""
+        consent = self.consent
+        if isinstance(consent, AsyncLocalConsentRegister):
+            return consent.register
+        return self._own(sync_consent(self))  # type: ignore[no-any-return]
 
     @cached_property
     def notified_pull(self) -> AsyncNotifiedPull:

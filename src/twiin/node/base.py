@@ -21,7 +21,7 @@ from twiin.auth import (
     UziServerIdentity,
 )
 from twiin.config import EndpointConfig, TwiinConfig
-from twiin.consent import ProfessionalId
+from twiin.consent import ConsentChecker, ProfessionalId
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError
 from twiin.exchange.notified_pull import ConsentCheck, PartyId, consent_check
@@ -147,7 +147,7 @@ class NodeBase:
             raise ConfigurationError("consent.professional_uzi", "required to ask consent questions")
         return ProfessionalId.uzi(uzi)
 
-    def consent_check_for(self, checker: object) -> ConsentCheck:
+    def consent_check_for(self, checker: ConsentChecker) -> ConsentCheck:
         """A fail-closed consent check for a pull guard over ``checker`` (sync consent checkers)."""
         consent = self.settings.consent
         holder, requester = consent.holder_provider_type, consent.requester_provider_type
@@ -158,7 +158,7 @@ class NodeBase:
         if consent.professional_role is None:
             raise ConfigurationError("consent.professional_role", "required to ask consent questions")
         return consent_check(
-            checker,  # type: ignore[arg-type]
+            checker,
             holder_type=holder,
             requester_type=requester,
             professional=self.professional(),

@@ -192,3 +192,20 @@ async def test_async_node_fhir_and_directory(
             requester_type=ProviderType("Z3"), professional=node.professional(), role=RoleCode("01.015"),
         )  # fmt: skip
         assert not (await node.consent.check(question)).allowed()
+
+
+@pytest.mark.anyio
+async def test_async_node_shares_the_local_register_with_the_pull_guard(tmp_path: Path, pki: TestPKI) -> None:
+    async with AsyncNode.from_file(write_node(tmp_path, pki), environ={}) as node:
+        check = node.consent_check_for(node.sync_consent)
+        request = ConsentRequest(
+            patient=PATIENT, holder=node.ura, requester=Ura("22222222"), resource_type="Condition"
+        )
+        assert check(request) is False
+        node.sync_consent.record_consent(PATIENT)
+        assert check(request) is True
+        question = ConsentQuestion(
+            patient=PATIENT, holder_ura=node.ura, holder_type=ProviderType("V4"), requester_ura=Ura("22222222"),
+            requester_type=ProviderType("Z3"), professional=node.professional(), role=RoleCode("01.015"),
+        )  # fmt: skip
+        assert (await node.consent.check(question)).allowed()
