@@ -32,7 +32,12 @@ __all__ = ["ServerBlocks"]
 
 
 class ServerBlocks:
-    """Our token issuer, token endpoint, pull guard and notification receiver, built on demand."""
+    """Our token issuer, token endpoint, pull guard and notification receiver, built on demand.
+
+    ``bases`` is the authorization base store shared by the sender (which issues) and our token
+    endpoint and pull guard (which check). To send on behalf of a GtK served elsewhere (e.g. the
+    sandbox's hospital), assign its store to ``bases`` before the first ``notify``.
+    """
 
     def __init__(self, node: NodeBase, bases: AuthorizationBaseStore | None = None) -> None:
         self._node = node
