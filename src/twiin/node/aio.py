@@ -111,7 +111,7 @@ class AsyncNode(NodeBase):
     ) -> tuple[str, FhirVersion]:
         """A FHIR base URL and version: the URL itself, or the first directory match for the URA."""
         if is_url(ura_or_url):
-            return str(ura_or_url), version or FhirVersion.R4
+            return str(ura_or_url), self.url_version(str(ura_or_url), version)
         found = await self.directory.resolve(ura_or_url, self.payload(payload_type), fhir_version=version)
         return found[0].address, version or found[0].fhir_version or FhirVersion.R4
 
@@ -126,4 +126,4 @@ class AsyncNode(NodeBase):
     ) -> AsyncFhirClient:
         """An async FHIR client over mTLS for a URL, or for a URA resolved with ``payload_type``."""
         base, fhir_version = await self.resolve_base(ura_or_url, payload_type, version)
-        return AsyncFhirClient(base, fhir_version, ssl_context=self.ssl_context(), auth=auth, raw=raw)
+        return AsyncFhirClient(base, fhir_version, auth=auth, raw=raw, **self.client_options(base))
