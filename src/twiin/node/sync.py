@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
@@ -20,6 +20,8 @@ from twiin.node.parts import Resolver, sync_consent, sync_directory
 from twiin.settings import NodeSettings
 
 __all__ = ["Node"]
+
+T = TypeVar("T")
 
 
 def close_quietly(obj: object) -> None:
@@ -61,34 +63,34 @@ class Node(NodeBase):
         while self._closing:
             close_quietly(self._closing.pop())
 
-    def _own(self, obj: Any) -> Any:
+    def _own(self, obj: T) -> T:
         self._closing.append(obj)
         return obj
 
     @cached_property
     def directory(self) -> Resolver:
         """The address resolver ``[addressing]`` names."""
-        return self._own(sync_directory(self))  # type: ignore[no-any-return]
+        return self._own(sync_directory(self))
 
     @cached_property
     def consent(self) -> LocalConsentRegister | MitzClient:
         """The consent checker ``[consent]`` names."""
-        return self._own(sync_consent(self))  # type: ignore[no-any-return]
+        return self._own(sync_consent(self))
 
     @cached_property
     def notified_pull(self) -> NotifiedPull:
         """TA Notified Pull (sender notify, receiver accept and pull, server blocks)."""
-        return self._own(NotifiedPull(self))  # type: ignore[no-any-return]
+        return self._own(NotifiedPull(self))
 
     @cached_property
     def notifications(self) -> Notifications:
         """TA Notifications (subscription clients, rest-hook receiver)."""
-        return Notifications(self)
+        return self._own(Notifications(self))
 
     @cached_property
     def workflow(self) -> Workflow:
         """TA Workflow (Placer, Fulfiller)."""
-        return Workflow(self)
+        return self._own(Workflow(self))
 
     def resolve_base(
         self, ura_or_url: Ura | str, payload_type: PayloadType | str | None, version: FhirVersion | None
