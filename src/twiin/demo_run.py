@@ -243,10 +243,11 @@ def _lines(path: Path) -> int:
 
 
 def _audit_file(sink: object, fallback: Path) -> Path | None:
-    """The file holding ``sink``'s events: its own path, or ``fallback`` written from memory."""
-    path = getattr(sink, "path", None)
-    if isinstance(path, Path):
-        return path
+    """The file holding ``sink``'s events: its own (or its ``file`` sink's) path, else ``fallback``."""
+    for holder in (sink, getattr(sink, "file", None)):
+        path = getattr(holder, "path", None)
+        if isinstance(path, Path):
+            return path
     events: list[AuditEvent] | None = getattr(sink, "events", None)
     if events is None:
         return None
