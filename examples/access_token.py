@@ -1,4 +1,4 @@
-"""Token: an OAuth 2.0 access token from a peer GtK's token endpoint, with our UZI certificate.
+"""Access token: OAuth 2.0 tokens from a peer's token endpoint, authenticated with our UZI certificate.
 
 Run: python examples/access_token.py SANDBOX_DIR
 """
@@ -9,38 +9,35 @@ import time
 
 from _sandbox import node_config, sandbox_dir, sandbox_info
 
-from twiin._http import client_ssl_context, create_client
-from twiin.auth import ClientCredentialsAuth, JwtBearerAuth
-from twiin.config import load_config
 from twiin.errors import TokenRequestError
+from twiin.fhir import FhirVersion
+from twiin.node import Node
 
 
 def main() -> None:
     directory = sandbox_dir()
     participants = sandbox_info(directory)["participants"]
-    config = load_config(node_config(directory, "hospital"))
-    assert config.credentials is not None
-    assert config.trust is not None
-    client_id = config.participant.ura.value
+    placer, hospital = participants["placer"], participants["hospital"]
+    with Node.from_file(node_config(directory, "gp")) as node:
+        # client_credentials with a private_key_jwt client assertion signed by our UZI key.
+        auth = node.token_auth(placer["token_url"])
+        with node.fhir(placer["fhir_base"], version=FhirVersion.R4, auth=auth) as fhir:
+            fhir.search("Task", {"_count": "1"})  # the auth fetched a token for this request ...
+            fhir.search("Task", {"_count": "1"})  # ... and reuses it from its cache
+            token = auth.cached_token()
+            assert token is not None
+            print("token:", token)  # the repr never shows the token itself
+            print(f"type {token.token_type}, valid for {token.expires_at - time.time():.0f} s,",
+                  f"token requests: {auth.token_requests}")  # fmt: skip
 
-    # client_credentials, authenticated with a private_key_jwt assertion signed by our UZI key
-    # (what a sender uses to POST a notification to the receiver's Task endpoint).
-    auth = ClientCredentialsAuth(participants["gp"]["token_url"], config.credentials, client_id=client_id)
-    with create_client(ssl_context=client_ssl_context(config.credentials, config.trust)) as http:
-        response = http.send(auth.build_token_request())  # the sans-I/O steps of the httpx.Auth flow
-        token = auth.accept_token_response(response, response.read())
-        print("token:", token)  # the repr never shows the token itself
-        print(f"type {token.token_type}, valid for {token.expires_at - time.time():.0f} s")
-        # In practice, pass the auth to a client: it fetches, caches and refreshes by itself.
-
-        # The JWT-bearer grant carries a Notified Pull authorization base; an unknown one is refused.
-        bearer = JwtBearerAuth(participants["hospital"]["token_url"], config.credentials,
-                               client_id=client_id, authorization_base="not-a-real-base")  # fmt: skip
-        response = http.send(bearer.build_token_request())
-        try:
-            bearer.accept_token_response(response, response.read())
-        except TokenRequestError as exc:
-            print("JWT-bearer grant with an unknown authorization base:", exc.error)
+        # The JWT-bearer grant carries a Notified Pull authorization base (from a notification);
+        # the sender's token endpoint refuses one it did not issue to us.
+        bearer = node.token_auth(hospital["token_url"], authorization_base="not-a-real-base")
+        with node.fhir(hospital["fhir_base"], version=FhirVersion.STU3, auth=bearer) as fhir:
+            try:
+                fhir.search("Condition")
+            except TokenRequestError as exc:
+                print("JWT-bearer grant with an unknown authorization base:", exc.error)
 
 
 if __name__ == "__main__":

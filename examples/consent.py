@@ -8,38 +8,32 @@ from __future__ import annotations
 from _sandbox import node_config, sandbox_dir, sandbox_info
 
 from twiin import Bsn, Ura
-from twiin.config import load_config
-from twiin.consent import ConsentQuestion, DataCategory, MitzClient, ProfessionalId, is_allowed
-from twiin.identifiers import ProviderType, RoleCode
+from twiin.consent import ConsentQuestion, DataCategory, is_allowed
+from twiin.node import Node
 
 
 def main() -> None:
     directory = sandbox_dir()
     patients = sandbox_info(directory)["patients"]
-    config = load_config(node_config(directory, "hospital"))  # we hold the data
-    assert config.participant.provider_type is not None
-    asked = config.sections["consent"]  # who asks: professional, role, requester's provider type
-
-    with MitzClient(
-        config.endpoints["mitz"].base_url, credentials=config.credentials, trust=config.trust
-    ) as mitz:
+    with Node.from_file(node_config(directory, "hospital")) as node:  # we hold the data
+        asked = node.settings.consent  # [consent]: who asks (professional, role, requester type)
         for label in ("consent", "no_consent"):
             patient = Bsn(patients[label])
             question = ConsentQuestion(
                 patient=patient,
-                holder_ura=config.participant.ura,
-                holder_type=config.participant.provider_type,
+                holder_ura=node.ura,
+                holder_type=asked.holder_provider_type,
                 requester_ura=Ura("22222222"),  # the GP practice
-                requester_type=ProviderType(asked["requester_provider_type"]),
-                professional=ProfessionalId.uzi(asked["professional_uzi"]),
-                role=RoleCode(asked["professional_role"]),
+                requester_type=asked.requester_provider_type,
+                professional=node.professional(),
+                role=asked.professional_role,
                 categories=(DataCategory.GGC002, DataCategory.GGC013),
             )
-            decision = mitz.check(question)  # Permit or Deny per category; anything else raises
+            decision = node.consent.check(question)  # Permit or Deny per category; anything else raises
             answers = {c.value: decision.decision(c).value for c in question.categories}
             print(f"patient {patient}: {answers} -> allowed: {decision.allowed()}")
             # Fail closed in one call: any error (timeout, SOAP fault, odd answer) is "not allowed".
-            assert is_allowed(mitz, question) == decision.allowed()
+            print("  is_allowed:", is_allowed(node.consent, question))
 
 
 if __name__ == "__main__":

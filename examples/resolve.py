@@ -8,20 +8,16 @@ from __future__ import annotations
 from _sandbox import node_config, sandbox_dir
 
 from twiin import Ura
-from twiin._http import client_ssl_context
-from twiin.addressing import LiveDirectory, payload_types
-from twiin.config import load_config
+from twiin.addressing import payload_types
 from twiin.errors import AddressingError
+from twiin.node import Node
 
 
 def main() -> None:
-    config = load_config(node_config(sandbox_dir(), "hospital"))
-    assert config.credentials is not None
-    assert config.trust is not None
-    tls = client_ssl_context(config.credentials, config.trust)  # mTLS with our UZI server certificate
-    directory_url = config.endpoints["directory"].base_url
-
-    with LiveDirectory(directory_url, ssl_context=tls) as directory:
+    # [addressing] kind = "live": node.directory queries the mCSD directory over mTLS per call
+    # ("static" reads an address book file, "cache" a locally synchronised copy).
+    with Node.from_file(node_config(sandbox_dir(), "hospital")) as node:
+        directory = node.directory
         # Where does the GP practice take Notified Pull notifications?
         for endpoint in directory.resolve(Ura("22222222"), payload_types.TWIIN_TA_NOTIFICATION):
             print("gp notification endpoint:", endpoint.address, endpoint.fhir_version)
@@ -32,7 +28,10 @@ def main() -> None:
         try:
             directory.resolve(Ura("99999999"), payload_types.BGZ_SERVER)
         except AddressingError as exc:
-            print("unknown organisation:", type(exc).__name__, exc)
+            print("unknown organisation:", type(exc).__name__)
+        # node.fhir() resolves a URA the same way and opens a FHIR client over mTLS.
+        with node.fhir(Ura("33333333"), payload_type=payload_types.ANY) as placer:
+            print("placer FHIR base:", placer.base_url)
 
 
 if __name__ == "__main__":

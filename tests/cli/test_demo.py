@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from twiin.demo_run import run_demo
+from twiin.sandbox.demo import run_demo
 from twiin.testing.notified_pull import OTHER_PATIENT, PATIENT, NotifiedPullNetwork
 
 pytestmark = pytest.mark.e2e
@@ -45,7 +45,7 @@ def test_demo_json_summary(tmp_path):
     assert len(summary["pulled"]) == 29
     for path in summary["audit"]:
         trail = Path(path).read_text(encoding="utf-8")
-        assert Path(path).parent == tmp_path
+        assert Path(path).is_relative_to(tmp_path)
         assert "notified-pull.serve" in trail or "notified-pull.query" in trail
         assert PATIENT.value not in trail
         assert OTHER_PATIENT.value not in trail

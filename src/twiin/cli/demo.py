@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from twiin.cli._common import EXIT_CHECK_FAILED, EXIT_OK, emit, handle_errors, json_option
-from twiin.demo_run import DemoReport, DemoStep, run_demo, start_network
 from twiin.redaction import redact
+from twiin.sandbox.demo import DemoReport, DemoStep, run_demo, start_network
 
 __all__ = ["register"]
 

@@ -32,14 +32,12 @@ from twiin.exchange.notified_pull import (
     Receipt,
 )
 from twiin.fhir_version import FhirVersion
-from twiin.identifiers import Bsn, Ura
-from twiin.testing.notified_pull import NotifiedPullNetwork
+from twiin.identifiers import Bsn
+from twiin.sandbox.network import Sandbox
+from twiin.sandbox.participants import GP, HOSPITAL, NO_CONSENT, WITH_CONSENT
 from twiin.usecases import bgz
 
 __all__ = ["DemoNetwork", "DemoReport", "DemoStep", "PulledQuery", "run_demo", "start_network"]
-
-HOSPITAL, GP = Ura("11111111"), Ura("22222222")
-CONSENT_PATIENT, NO_CONSENT_PATIENT = Bsn("999999151"), Bsn("999998456")
 
 
 class DemoNetwork(Protocol):
@@ -135,39 +133,39 @@ class _Run:
     def lookup(self) -> None:
         try:
             stu3 = FhirVersion.STU3
-            task_endpoint = self.net.resolver.resolve(GP, NOTIFICATION_PAYLOAD, fhir_version=stu3)
-            bgz_endpoint = self.net.resolver.resolve(HOSPITAL, BGZ_SERVER_PAYLOAD, fhir_version=stu3)
+            task_endpoint = self.net.resolver.resolve(GP.ura, NOTIFICATION_PAYLOAD, fhir_version=stu3)
+            bgz_endpoint = self.net.resolver.resolve(HOSPITAL.ura, BGZ_SERVER_PAYLOAD, fhir_version=stu3)
         except TwiinError as exc:
             self.step("directory lookup", False, _error(exc))
             return
         self.step("directory lookup", True,
-                  f"gp {GP} notification endpoint {task_endpoint[0].address}; "
-                  f"hospital {HOSPITAL} BgZ endpoint {bgz_endpoint[0].address}")  # fmt: skip
+                  f"gp {GP.ura} notification endpoint {task_endpoint[0].address}; "
+                  f"hospital {HOSPITAL.ura} BgZ endpoint {bgz_endpoint[0].address}")  # fmt: skip
 
     def consent(self, patient: Bsn) -> bool:
-        question = ConsentRequest(patient, GP, HOSPITAL, "Patient")
+        question = ConsentRequest(patient, GP.ura, HOSPITAL.ura, "Patient")
         try:
             return self.net.guard.consent(question) is True
         except Exception:  # a failing consent service denies (fail closed)
             return False
 
     def notify(self, patient: Bsn) -> tuple[Receipt, Notification]:
-        receipt = self.net.sender.notify(GP, patient, bgz.QUERIES)
+        receipt = self.net.sender.notify(GP.ura, patient, bgz.QUERIES)
         found = [n for n in self.net.accepted if n.task.identifier == receipt.task.identifier]
         if not found:
             raise _Aborted("the receiver did not keep the notification")
         return receipt, found[-1]
 
     def exchange(self) -> None:
-        permitted = self.consent(CONSENT_PATIENT)
+        permitted = self.consent(WITH_CONSENT)
         answer = "Permit" if permitted else "Deny"
         self.step(
             "consent check",
             permitted,
-            f"patient {CONSENT_PATIENT}: {answer} for gp {GP} at hospital {HOSPITAL}",
+            f"patient {WITH_CONSENT}: {answer} for gp {GP.ura} at hospital {HOSPITAL.ura}",
         )
         try:
-            receipt, notification = self.notify(CONSENT_PATIENT)
+            receipt, notification = self.notify(WITH_CONSENT)
         except (TwiinError, _Aborted) as exc:
             self.step("notification", False, _error(exc))
             return
@@ -198,9 +196,9 @@ class _Run:
         self.step("pull", result.ok and len(queries) == len(bgz.QUERIES), _pull_detail(result, queries))
 
     def refused(self) -> None:
-        permitted = self.consent(NO_CONSENT_PATIENT)
+        permitted = self.consent(NO_CONSENT)
         try:
-            _, notification = self.notify(NO_CONSENT_PATIENT)
+            _, notification = self.notify(NO_CONSENT)
             result = self.net.puller.pull(notification)
         except (TwiinError, _Aborted) as exc:
             self.step("no-consent pull refused", False, _error(exc))
@@ -211,7 +209,7 @@ class _Run:
         ok = not permitted and bool(queries) and len(refused) == len(queries) and leaked == 0
         answer = "Permit" if permitted else "Deny"
         self.step("no-consent pull refused", ok,
-                  f"patient {NO_CONSENT_PATIENT}: consent {answer}; {len(refused)} of {len(queries)} "
+                  f"patient {NO_CONSENT}: consent {answer}; {len(refused)} of {len(queries)} "
                   f"queries refused with 403, {leaked} resources returned")  # fmt: skip
 
     def audit(self, audit_dir: Path) -> None:
@@ -277,7 +275,9 @@ def run_demo(
     return run.report
 
 
-def start_network(directory: Path) -> NotifiedPullNetwork:
-    """Start the demo network on loopback mTLS (a context manager; ``directory`` receives its files)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    return NotifiedPullNetwork()
+def start_network(directory: Path) -> Sandbox:
+    """The sandbox with its files (and audit trail) in ``directory``, kept after it stops.
+
+    A context manager: entering starts the network, leaving stops it.
+    """
+    return Sandbox(directory)
