@@ -30,6 +30,9 @@ SANDBOX_EXAMPLES: dict[str, list[str]] = {
     ],
     "access_token.py": ["token requests: 1", "JWT-bearer grant with an unknown authorization base: invalid_grant"],
     "bgz_sender.py": ["notified 22222222 at https://127.0.0.1:", ": HTTP 201", "29 queries", "cancelled: 200"],
+    "workflow_fulfiller.py": ["new Task: ", "version 1 focus ServiceRequest/", "done: completed version 4"],
+    "subscription_client.py": ["status requested", "read back: https://gp.example.org/fhir/notifications",
+                               "retired: off"],
 }  # fmt: skip
 
 
@@ -56,7 +59,7 @@ def test_identifiers_example_runs() -> None:
 
 def test_every_example_is_tested() -> None:
     scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
-    assert scripts == {"identifiers.py", *SANDBOX_EXAMPLES}
+    assert scripts == {"identifiers.py", "bgz_receiver.py", *SANDBOX_EXAMPLES}
 
 
 @pytest.mark.e2e
@@ -68,6 +71,17 @@ def test_sandbox_example_runs(sandbox: Sandbox, name: str) -> None:
         assert expected in result.stdout, (expected, result.stdout)
     assert WITH_CONSENT.value not in result.stdout
     assert NO_CONSENT.value not in result.stdout
+
+
+@pytest.mark.e2e
+def test_bgz_receiver_pulls_everything_from_its_own_sandbox() -> None:
+    result = _run("bgz_receiver.py")
+    assert result.returncode == 0, result.stderr
+    assert f"notification from 11111111: patient {WITH_CONSENT.masked}, 29 queries" in result.stdout
+    assert "pulled 93 resources, 0 failures" in result.stdout
+    assert "conditions: 60 (across pages)" in result.stdout
+    assert "failed" not in result.stdout
+    assert WITH_CONSENT.value not in result.stdout
 
 
 @pytest.mark.e2e
