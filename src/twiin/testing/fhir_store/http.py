@@ -16,6 +16,8 @@ __all__ = ["FhirStoreServer"]
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
+HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format"})
+_JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
 
 class FhirStoreServer:
@@ -61,6 +63,7 @@ class FhirStoreServer:
         segs = [p for p in path[len(self.base_path) :].split("/") if p]
         method = request.method.upper()
         params = request.query
+        _check_format(request, params)
         if method == "POST" and len(segs) == 2 and segs[1] == "_search":
             params = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
             return self._search(request, segs[0], params)
@@ -73,8 +76,8 @@ class FhirStoreServer:
         if segs == ["_history"]:
             return self._history(request, None, None, params)
         type_ = segs[0]
-        if not type_[:1].isupper():
-            raise StoreError(404, "not-found", "unknown resource type")
+        if not type_[:1].isupper() or not self._known(type_):
+            raise StoreError(404, "not-supported", f"unknown resource type {type_[:64]!r}")
         if len(segs) == 1:
             return self._type_level(request, type_, method, params)
         if segs[1] == "_history" and len(segs) == 2:
@@ -85,6 +88,8 @@ class FhirStoreServer:
         if len(segs) == 2:
             return self._instance(request, type_, id_, method)
         if type_ == "Patient" and len(segs) == 3 and segs[2][:1].isupper():
+            if not self._known(segs[2]):
+                raise StoreError(404, "not-supported", f"unknown resource type {segs[2][:64]!r}")
             return self._search(request, segs[2], params, compartment=("Patient", id_))
         if segs[2] == "_history" and len(segs) == 3:
             return self._history(request, type_, id_, params)
@@ -96,6 +101,13 @@ class FhirStoreServer:
                 raise StoreError(410, "deleted", "this version is a delete")
             return self._resource_answer(200, version)
         raise StoreError(400, "not-supported", "unsupported interaction")
+
+    def _known(self, type_: str) -> bool:
+        try:
+            self.version.model_class(type_)
+        except (ValueError, KeyError, ImportError):
+            return False
+        return True
 
     # -- interactions --------------------
     def _body(self, request: IncomingRequest, type_: str | None = None) -> dict[str, Any]:
@@ -169,8 +181,8 @@ class FhirStoreServer:
     ) -> Answer:
         found = matches if matches is not None else self.store.search(type_, params, compartment=compartment)
         found = _sorted(found, [v for k, v in params if k == "_sort"])
-        count = min(MAX_COUNT, int(_first(params, "_count") or DEFAULT_COUNT))
-        offset = int(_first(params, "_offset") or 0)
+        count = min(MAX_COUNT, _int(params, "_count", DEFAULT_COUNT, minimum=0))
+        offset = _int(params, "_offset", 0, minimum=0)
         page = found[offset : offset + count]
         entries = [self._entry(request, r, "match") for r in page]
         entries += [self._entry(request, r, "include") for r in self._includes(page, params)]
@@ -178,7 +190,7 @@ class FhirStoreServer:
         path = urlsplit(request.url).path
         self_query = [(k, v) for k, v in params if k != "_offset"]
         links = [{"relation": "self", "url": _link(base, path, self.base_path, self_query, offset)}]
-        if offset + count < len(found):
+        if count and offset + count < len(found):
             links.append(
                 {"relation": "next", "url": _link(base, path, self.base_path, self_query, offset + count)}
             )
@@ -233,7 +245,7 @@ class FhirStoreServer:
         self, request: IncomingRequest, type_: str, name: str, params: list[tuple[str, str]]
     ) -> Answer:
         if type_ == "Observation" and name == "lastn":
-            max_ = int(_first(params, "max") or 1)
+            max_ = _int(params, "max", 1, minimum=1)
             criteria = [(k, v) for k, v in params if k != "max"]
             newest: dict[str, list[dict[str, Any]]] = {}
             found = self.store.search(type_, criteria)
@@ -249,9 +261,18 @@ class FhirStoreServer:
     def _history(
         self, request: IncomingRequest, type_: str | None, id_: str | None, params: list[tuple[str, str]]
     ) -> Answer:
-        versions = self.store.history(type_, id_, _first(params, "_since"))
-        count = min(MAX_COUNT, int(_first(params, "_count") or DEFAULT_COUNT))
-        offset = int(_first(params, "_offset") or 0)
+        unknown = sorted({k for k, _ in params} - HISTORY_PARAMS)
+        if unknown:
+            raise StoreError(400, "not-supported", f"history parameter {unknown[0]!r} is not supported")
+        since = _first(params, "_since")
+        if since is not None:
+            try:
+                s.parse_instant(since)
+            except ValueError:
+                raise StoreError(400, "invalid", f"_since={since[:40]!r} is not a FHIR instant") from None
+        versions = self.store.history(type_, id_, since)
+        count = min(MAX_COUNT, _int(params, "_count", DEFAULT_COUNT, minimum=0))
+        offset = _int(params, "_offset", 0, minimum=0)
         page = versions[offset : offset + count]
         base = self.base_url(request)
         entries = []
@@ -275,7 +296,7 @@ class FhirStoreServer:
         path = urlsplit(request.url).path
         query = [(k, v) for k, v in params if k != "_offset"]
         links = [{"relation": "self", "url": _link(base, path, self.base_path, query, offset)}]
-        if offset + count < len(versions):
+        if count and offset + count < len(versions):
             links.append(
                 {"relation": "next", "url": _link(base, path, self.base_path, query, offset + count)}
             )
@@ -335,6 +356,25 @@ class FhirStoreServer:
 
 def _first(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in params if k == name), None)
+
+
+def _int(params: Sequence[tuple[str, str]], name: str, default: int, *, minimum: int) -> int:
+    text = _first(params, name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < minimum:
+        raise StoreError(400, "invalid", f"{name} must be an integer of at least {minimum}")
+    return int(text)
+
+
+def _check_format(request: IncomingRequest, params: Sequence[tuple[str, str]]) -> None:
+    """Only JSON is spoken: ``_format`` or an ``Accept`` without JSON gets a 406 OperationOutcome."""
+    wanted = _first(params, "_format")
+    if wanted is not None and wanted.split(";")[0].strip() not in _JSON_FORMATS:
+        raise StoreError(406, "not-supported", "only JSON (_format=json) is supported")
+    accept = request.headers.get("accept", "")
+    if accept and not any(k in accept for k in ("json", "*/*", "application/*")):
+        raise StoreError(406, "not-supported", "only application/fhir+json is supported")
 
 
 def _link(base: str, path: str, base_path: str, query: list[tuple[str, str]], offset: int) -> str:
