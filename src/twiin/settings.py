@@ -157,6 +157,7 @@ class TokenSettings:
     ``algorithm`` empty means the default for the key (RS256 for RSA, ES256/384/512 by curve).
     A peer's token endpoint is ``endpoints[<ura>]`` when listed, else ``path`` resolved against
     the peer's FHIR base (``"../token"``: ``https://host/fhir`` -> ``https://host/token``).
+    ``dpop`` asks for DPoP-bound tokens, proved with a key generated when the node loads.
     """
 
     client_id: str | None = None
@@ -166,6 +167,7 @@ class TokenSettings:
     scope: str | None = None
     endpoints: Mapping[str, str] = attrs.field(factory=dict)
     path: str = "../token"
+    dpop: bool = False
 
     @classmethod
     def parse(cls, config: TwiinConfig) -> TokenSettings:
@@ -194,6 +196,7 @@ class TokenSettings:
             scope=table.get("scope"),
             endpoints=peers,
             path=str(table.get("path", "../token")),
+            dpop=bool(table.get("dpop", False)),
         )
 
 

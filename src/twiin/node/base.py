@@ -12,7 +12,14 @@ from twiin._http import client_ssl_context
 from twiin._http.compat import httpx
 from twiin.addressing import EndpointPolicy, PayloadType
 from twiin.audit import Auditor, AuditSink, JsonLinesSink, LoggingSink, MemorySink, Pseudonymizer
-from twiin.auth import AssertionSigner, ClientCredentialsAuth, JwtBearerAuth, TokenAuth, UziServerIdentity
+from twiin.auth import (
+    AssertionSigner,
+    ClientCredentialsAuth,
+    DPoPSigner,
+    JwtBearerAuth,
+    TokenAuth,
+    UziServerIdentity,
+)
 from twiin.config import EndpointConfig, TwiinConfig
 from twiin.consent import ProfessionalId
 from twiin.credentials import Credentials, TrustAnchors
@@ -57,6 +64,7 @@ class NodeBase:
         self.auditor = Auditor(_sink(settings), Pseudonymizer(settings.audit.pseudonym_key),
                                config.participant.name or "twiin-node", config.participant.ura)  # fmt: skip
         self._contexts: dict[bool, ssl.SSLContext] = {}
+        self.dpop = DPoPSigner.generate() if settings.token.dpop else None
 
     def _signer(self) -> AssertionSigner:
         try:
@@ -114,6 +122,7 @@ class NodeBase:
             "scope": token.scope,
             "assertion_lifetime": token.assertion_lifetime,
             "bind_certificate": token.certificate_bound,
+            "dpop": self.dpop,
         }
         if authorization_base is None:
             return ClientCredentialsAuth(token_url, self.signer, **common)  # type: ignore[arg-type]

@@ -76,7 +76,10 @@ def test_missing_credentials(tmp_path: Path, pki: TestPKI) -> None:
 @pytest.mark.parametrize(
     ("section", "setting"),
     [
-        ({"endpoints": {"directory": {"base_url": "http://dir.example/fhir"}}}, "endpoints.directory.base_url"),
+        (
+            {"endpoints": {"directory": {"base_url": "http://dir.example/fhir"}}},
+            "endpoints.directory.base_url",
+        ),
         ({"server": {"fhir_base": "http://node.example/fhir"}}, "server.fhir_base"),
         ({"server": {"token_url": "http://node.example/token"}}, "server.token_url"),
         ({"token": {"endpoints": {"22222222": "http://peer.example/token"}}}, "token.endpoints.22222222"),
@@ -103,7 +106,10 @@ def test_plaintext_is_allowed_when_explicit(tmp_path: Path, pki: TestPKI) -> Non
 def test_expired_certificate_is_an_error(tmp_path: Path, pki: TestPKI) -> None:
     now = datetime.now(UTC)
     old = pki.issue_server(
-        ura="11111111", key_type="ec256", not_before=now - timedelta(days=400), not_after=now - timedelta(days=1)
+        ura="11111111",
+        key_type="ec256",
+        not_before=now - timedelta(days=400),
+        not_after=now - timedelta(days=1),
     )
     path = write_node(tmp_path, pki, issued=old)
     with pytest.raises(ConfigurationError) as caught:

@@ -89,9 +89,10 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
 
 @pytest.fixture
 def nodes(pair: Pair) -> Iterator[tuple[Node, Node]]:
-    with Node.from_file(pair.hospital_dir / "node.toml", environ={}) as hospital, Node.from_file(
-        pair.gp_dir / "node.toml", environ={}
-    ) as gp:
+    with (
+        Node.from_file(pair.hospital_dir / "node.toml", environ={}) as hospital,
+        Node.from_file(pair.gp_dir / "node.toml", environ={}) as gp,
+    ):
         store = MemoryFhirStore()
         seed_bgz(store, PATIENT, "p1")
         seed_bgz(store, OTHER_PATIENT, "p2")
