@@ -17,7 +17,8 @@ def sandbox_dir() -> Path:
     """The sandbox directory named on the command line or in the environment."""
     value = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("TWIIN_SANDBOX_DIR", "")
     if not value or not (Path(value) / "sandbox.json").is_file():
-        sys.exit(f"usage: python {sys.argv[0]} SANDBOX_DIR (or set TWIIN_SANDBOX_DIR)")
+        usage = f"usage: python {sys.argv[0]} SANDBOX_DIR (or set TWIIN_SANDBOX_DIR)"
+        sys.exit(f"{usage}\nstart a sandbox with: twiin sandbox --dir SANDBOX_DIR")
     return Path(value)
 
 

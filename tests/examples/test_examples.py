@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,12 +41,6 @@ def _run(name: str, *args: str, env: dict[str, str] | None = None) -> subprocess
         [sys.executable, str(EXAMPLES / name), *args],
         check=False, capture_output=True, text=True, timeout=120, env=environment,
     )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path_factory.mktemp("sandbox")) as running:
-        yield running
 
 
 def test_identifiers_example_runs() -> None:
