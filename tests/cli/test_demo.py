@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+import twiin.cli.demo as demo_command
+from twiin.cli.main import cli
 from twiin.sandbox.demo import run_demo
 from twiin.testing.notified_pull import OTHER_PATIENT, PATIENT, NotifiedPullNetwork
 
@@ -87,3 +90,19 @@ def test_demo_stops_when_consent_is_missing(tmp_path):
     assert not report.ok
     assert [s.name for s in report.steps] == ["directory lookup", "consent check"]
     assert report.pulled == []
+
+
+def test_demo_exits_1_when_a_step_misbehaves(tmp_path, monkeypatch):
+    def permissive_network(directory):
+        net = NotifiedPullNetwork()
+        net.consent.record_consent(OTHER_PATIENT)  # the "no consent" patient now has consent
+        return net
+
+    monkeypatch.setattr(demo_command, "start_network", permissive_network)
+    result = CliRunner().invoke(cli, ["demo", "--json", "--dir", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.output)
+    assert summary["ok"] is False
+    assert summary["queries"] == 29
+    assert summary["steps"][-1]["name"] == "no-consent pull refused"
+    assert summary["steps"][-1]["ok"] is False

@@ -87,11 +87,12 @@ class DemoReport:
     pulled: list[PulledQuery] = attrs.field(factory=list)
     audit: list[str] = attrs.field(factory=list)
     resources: int = 0
+    complete: bool = False
 
     @property
     def ok(self) -> bool:
-        """True when every step behaved as expected (the refused pull included)."""
-        return bool(self.steps) and all(s.ok for s in self.steps) and self.steps[-1].name == "audit trail"
+        """True when every step ran and behaved as expected (the refused pull included)."""
+        return self.complete and all(s.ok for s in self.steps)
 
     def summary(self) -> dict[str, Any]:
         """The JSON summary of ``twiin demo --json``."""
@@ -270,6 +271,7 @@ def run_demo(
         run.exchange()
         run.refused()
         run.audit(audit_dir)
+        run.report.complete = True
     except _Aborted:
         pass
     return run.report
