@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from twiin import naming
 from twiin._http import client_ssl_context, server_ssl_context
 from twiin.addressing import LiveDirectory, payload_types
 from twiin.audit import MemorySink
@@ -26,6 +27,7 @@ from twiin.exchange.notified_pull import (
     PullServer,
 )
 from twiin.fhir_version import FhirVersion
+from twiin.identifiers import Bsn
 from twiin.sandbox import directory, layout
 from twiin.sandbox.participants import (
     DIRECTORY_OPERATOR,
@@ -43,10 +45,23 @@ from twiin.testing.fake_mitz import FakeConsent, FakeMitz
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 from twiin.testing.notified_pull import NotifiedPullNetwork, assertion_policy
 from twiin.testing.pki import IssuedCertificate, TestPKI
+from twiin.testing.placer import PlacerFhirServer
 from twiin.testing.router import Router
 from twiin.testing.server import RunningServer, serve
 
-__all__ = ["Sandbox"]
+__all__ = ["PLACER_PATIENT_ID", "Sandbox", "placer_patient"]
+
+PLACER_PATIENT_ID = "sandbox-patient"
+"""Id of the R4 ``Patient`` (the patient with consent) in the placer's store."""
+
+
+def placer_patient(bsn: Bsn) -> dict[str, Any]:
+    """The R4 ``Patient`` the placer holds for ``bsn`` (synthetic demographics)."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": naming.BSN_SYSTEM, "value": bsn.value}],
+        "name": [{"family": "Sandbox", "given": ["Patient"]}],
+    }
 
 
 class Sandbox:
@@ -135,10 +150,11 @@ class Sandbox:
         self.mitz_server = server(MITZ_OPERATOR, Router({"/mitz": self.mitz.handle}))
         self.mitz_url = self.mitz_server.url("mitz")
 
-        # The R4 placer: a FHIR store and a token endpoint.
+        # The R4 placer: a FHIR store whose Task writes are vetted per caller, and a token endpoint.
         placer_cert = self._issue(PLACER)
-        self.placer_store = MemoryFhirStore()
-        placer_fhir = FhirStoreServer(self.placer_store, FhirVersion.R4, base_path="/fhir")
+        self.placer_fhir = placer_fhir = PlacerFhirServer(PLACER.ura, base_path="/fhir")
+        self.placer_store = placer_fhir.store
+        self.placer_store.create(placer_patient(WITH_CONSENT), id=PLACER_PATIENT_ID)
         placer_tokens: list[TokenEndpoint] = []  # the issuer needs the URL the server gets
 
         def tokens(request: IncomingRequest) -> Answer:

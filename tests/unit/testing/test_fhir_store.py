@@ -327,3 +327,35 @@ def test_reference_search_with_type_modifier_and_absolute_reference(server: Fhir
     assert call(server, "GET", f"/Organization?partof:Location={parent}").json_body()["total"] == 0
     absolute = f"{BASE}/Organization/{parent}"
     assert call(server, "GET", f"/Organization?partof={absolute}").json_body()["total"] == 1
+
+
+def _patch(server: FhirStoreServer, path: str, ops: Any, **headers: str) -> Answer:
+    body = json.dumps(ops).encode()
+    hdrs = {"content-type": "application/json-patch+json", **headers}
+    return server.handle(IncomingRequest("PATCH", BASE + path, hdrs, body))
+
+
+def test_json_patch_with_if_match(server: FhirStoreServer) -> None:
+    rid = call(server, "POST", "/Organization", org("1", "A")).json_body()["id"]
+    ops = [{"op": "replace", "path": "/name", "value": "B"}]
+    patched = _patch(server, f"/Organization/{rid}", ops, **{"if-match": 'W/"1"'})
+    assert patched.status == 200
+    assert patched.json_body()["name"] == "B"
+    assert patched.headers["etag"] == 'W/"2"'
+    assert _patch(server, f"/Organization/{rid}", ops, **{"if-match": 'W/"1"'}).status == 412
+    failing = _patch(server, f"/Organization/{rid}", [{"op": "test", "path": "/name", "value": "A"}])
+    assert failing.status == 422
+    assert (
+        _patch(server, f"/Organization/{rid}", [{"op": "replace", "path": "/id", "value": "x"}]).status == 422
+    )
+    invalid = _patch(server, f"/Organization/{rid}", [{"op": "add", "path": "/bogus", "value": 1}])
+    assert invalid.status == 422
+    assert _patch(server, "/Organization/nope", ops).status == 404
+    fhirpath = server.handle(
+        IncomingRequest(
+            "PATCH", f"{BASE}/Organization/{rid}", {"content-type": "application/fhir+json"}, b"{}"
+        )
+    )
+    assert fhirpath.status == 415
+    assert fhirpath.json_body()["resourceType"] == "OperationOutcome"
+    assert call(server, "GET", f"/Organization/{rid}").json_body()["name"] == "B"

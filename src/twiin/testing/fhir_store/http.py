@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from twiin import naming
+from twiin.exchange.workflow.jsonpatch import JsonPatchError, apply
 from twiin.fhir_version import FhirVersion
 from twiin.serving import Answer, IncomingRequest
 from twiin.testing.fhir_store import search as s
@@ -119,12 +121,17 @@ class FhirStoreServer:
             raise StoreError(400, "structure", "body is not a JSON object")
         if type_ is not None and body.get("resourceType") != type_:
             raise StoreError(400, "invalid", "resourceType does not match the URL")
-        if self.validate and body.get("resourceType") != "Bundle":
-            try:
-                self.version.model_class(str(body.get("resourceType"))).model_validate(body)
-            except Exception as exc:  # pydantic ValidationError, KeyError for unknown types
-                raise StoreError(422, "invalid", f"resource does not validate: {str(exc)[:300]}") from None
+        if body.get("resourceType") != "Bundle":
+            self._validate(body)
         return body
+
+    def _validate(self, resource: dict[str, Any]) -> None:
+        if not self.validate:
+            return
+        try:
+            self.version.model_class(str(resource.get("resourceType"))).model_validate(resource)
+        except Exception as exc:  # pydantic ValidationError, KeyError for unknown types
+            raise StoreError(422, "invalid", f"resource does not validate: {str(exc)[:300]}") from None
 
     def _type_level(
         self, request: IncomingRequest, type_: str, method: str, params: list[tuple[str, str]]
@@ -158,10 +165,34 @@ class FhirStoreServer:
             if_match = match.removeprefix("W/").strip('"') if match else None
             version, created = self.store.update(body, if_match=if_match)
             return self._resource_answer(201 if created else 200, version, location=created)
+        if method == "PATCH":
+            return self._patch(request, type_, id_)
         if method == "DELETE":
             self.store.delete(type_, id_)
             return Answer(204)
         raise StoreError(405, "not-supported", f"{method} on an instance is not supported")
+
+    def _patch(self, request: IncomingRequest, type_: str, id_: str) -> Answer:
+        """JSON Patch (RFC 6902) of the current version, honouring ``If-Match``; FHIRPath Patch is refused."""
+        if request.content_type != naming.JSON_PATCH:
+            raise StoreError(415, "not-supported", f"only JSON Patch ({naming.JSON_PATCH}) is supported")
+        current = self.store.current(type_, id_)
+        if current is None or current.resource is None:
+            raise StoreError(404, "not-found", "no such resource")
+        match = request.headers.get("if-match")
+        if match is not None and match.removeprefix("W/").strip('"') != current.version_id:
+            raise StoreError(412, "conflict", "version mismatch (If-Match)")
+        try:
+            patched = apply(current.resource, json.loads(request.body))
+        except (ValueError, UnicodeDecodeError):
+            raise StoreError(400, "structure", "body is not valid JSON") from None
+        except JsonPatchError as exc:
+            raise StoreError(422, "processing", exc.message) from None
+        if patched.get("resourceType") != type_ or patched.get("id") != id_:
+            raise StoreError(422, "processing", "a patch may not change resourceType or id")
+        self._validate(patched)
+        version, _ = self.store.update(patched, if_match=current.version_id)
+        return self._resource_answer(200, version)
 
     def _resource_answer(self, status: int, version: Version, *, location: bool = False) -> Answer:
         headers = {"etag": f'W/"{version.version_id}"', "last-modified": version.last_updated}
