@@ -11,13 +11,20 @@ from typing import Any
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
 from twiin.config import TwiinConfig
-from twiin.consent import AsyncLocalConsentRegister, AsyncMitzClient
+from twiin.consent import AsyncLocalConsentRegister, AsyncMitzClient, LocalConsentRegister, MitzClient
 from twiin.fhir import AsyncFhirClient, FhirVersion
 from twiin.identifiers import Ura
 from twiin.node.afacades import AsyncNotifications, AsyncNotifiedPull, AsyncWorkflow
 from twiin.node.base import NodeBase, is_url
 from twiin.node.loading import load_node_config
-from twiin.node.parts import AsyncResolver, Resolver, async_consent, async_directory, sync_directory
+from twiin.node.parts import (
+    AsyncResolver,
+    Resolver,
+    async_consent,
+    async_directory,
+    sync_consent,
+    sync_directory,
+)
 from twiin.settings import NodeSettings
 
 __all__ = ["AsyncNode"]
@@ -77,6 +84,14 @@ class AsyncNode(NodeBase):
         return self._own(async_consent(self))  # type: ignore[no-any-return]
 
     @cached_property
+    def sync_consent(self) -> LocalConsentRegister | MitzClient:
+        """A synchronous checker for the pull guard: the same local register, or a sync Mitz client."""
+        consent = self.consent
+        if isinstance(consent, AsyncLocalConsentRegister):
+            return consent.register
+        return self._own(sync_consent(self))  # type: ignore[no-any-return]
+
+    @cached_property
     def notified_pull(self) -> AsyncNotifiedPull:
         """Async TA Notified Pull."""
         return self._own(AsyncNotifiedPull(self))  # type: ignore[no-any-return]
@@ -96,7 +111,7 @@ class AsyncNode(NodeBase):
     ) -> tuple[str, FhirVersion]:
         """A FHIR base URL and version: the URL itself, or the first directory match for the URA."""
         if is_url(ura_or_url):
-            return str(ura_or_url), version or FhirVersion.R4
+            return str(ura_or_url), self.url_version(str(ura_or_url), version)
         found = await self.directory.resolve(ura_or_url, self.payload(payload_type), fhir_version=version)
         return found[0].address, version or found[0].fhir_version or FhirVersion.R4
 
@@ -111,4 +126,4 @@ class AsyncNode(NodeBase):
     ) -> AsyncFhirClient:
         """An async FHIR client over mTLS for a URL, or for a URA resolved with ``payload_type``."""
         base, fhir_version = await self.resolve_base(ura_or_url, payload_type, version)
-        return AsyncFhirClient(base, fhir_version, ssl_context=self.ssl_context(), auth=auth, raw=raw)
+        return AsyncFhirClient(base, fhir_version, auth=auth, raw=raw, **self.client_options(base))

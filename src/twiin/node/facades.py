@@ -31,6 +31,7 @@ from twiin.exchange.notified_pull import (
 from twiin.exchange.workflow import AssignedId, Fulfiller, Placer
 from twiin.fhir import FhirVersion
 from twiin.identifiers import Bsn, Ura
+from twiin.node.base import NodeBase
 from twiin.node.serving import ServerBlocks
 from twiin.serving import Answer, IncomingRequest
 from twiin.usecases.bgz import BgzQuery
@@ -41,13 +42,13 @@ if TYPE_CHECKING:
 __all__ = ["Notifications", "NotifiedPull", "Workflow"]
 
 
-def pull_auth_for(node: Any) -> Callable[[NotificationTask, str], httpx.Auth]:
+def pull_auth_for(node: NodeBase) -> Callable[[NotificationTask, str], httpx.Auth]:
     """The JWT-bearer token auth carrying a notification's authorization base, per sender base URL."""
 
     def auth(task: NotificationTask, base_url: str) -> httpx.Auth:
         sender = task.on_behalf_of.ura
         token_url = node.token_url_for(sender, base_url)
-        return node.token_auth(token_url, authorization_base=task.authorization_base)  # type: ignore[no-any-return]
+        return node.token_auth(token_url, authorization_base=task.authorization_base)
 
     return auth
 

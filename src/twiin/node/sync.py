@@ -95,7 +95,7 @@ class Node(NodeBase):
     ) -> tuple[str, FhirVersion]:
         """A FHIR base URL and version: the URL itself, or the first directory match for the URA."""
         if is_url(ura_or_url):
-            return str(ura_or_url), version or FhirVersion.R4
+            return str(ura_or_url), self.url_version(str(ura_or_url), version)
         found = self.directory.resolve(ura_or_url, self.payload(payload_type), fhir_version=version)
         return found[0].address, version or found[0].fhir_version or FhirVersion.R4
 
@@ -113,4 +113,4 @@ class Node(NodeBase):
         The caller owns (closes) the client; ``auth`` is typically ``node.token_auth(...)``.
         """
         base, fhir_version = self.resolve_base(ura_or_url, payload_type, version)
-        return FhirClient(base, fhir_version, ssl_context=self.ssl_context(), auth=auth, raw=raw)
+        return FhirClient(base, fhir_version, auth=auth, raw=raw, **self.client_options(base))

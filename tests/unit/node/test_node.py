@@ -192,3 +192,37 @@ async def test_async_node_fhir_and_directory(
             requester_type=ProviderType("Z3"), professional=node.professional(), role=RoleCode("01.015"),
         )  # fmt: skip
         assert not (await node.consent.check(question)).allowed()
+
+
+@pytest.mark.anyio
+async def test_async_node_shares_the_local_register_with_the_pull_guard(tmp_path: Path, pki: TestPKI) -> None:
+    async with AsyncNode.from_file(write_node(tmp_path, pki), environ={}) as node:
+        check = node.consent_check_for(node.sync_consent)
+        request = ConsentRequest(
+            patient=PATIENT, holder=node.ura, requester=Ura("22222222"), resource_type="Condition"
+        )
+        assert check(request) is False
+        node.sync_consent.record_consent(PATIENT)
+        assert check(request) is True
+        question = ConsentQuestion(
+            patient=PATIENT, holder_ura=node.ura, holder_type=ProviderType("V4"), requester_ura=Ura("22222222"),
+            requester_type=ProviderType("Z3"), professional=node.professional(), role=RoleCode("01.015"),
+        )  # fmt: skip
+        assert (await node.consent.check(question)).allowed()
+
+
+def test_fhir_url_of_a_configured_endpoint_uses_its_settings(
+    tmp_path: Path, pki: TestPKI, fhir_server: RunningServer
+) -> None:
+    base = fhir_server.url("fhir")
+    config = {
+        **base_config(),
+        "endpoints": {"peer": {"base_url": base, "fhir_version": "STU3", "timeout": 7}},
+    }
+    with Node.from_file(write_node(tmp_path, pki, config), environ={}) as node:
+        assert node.endpoint_for_url(base + "/Patient") is node.endpoint("peer")
+        assert node.endpoint_for_url("https://elsewhere.example/fhir") is None
+        with node.fhir(base, raw=True) as client:
+            assert client.core.version is FhirVersion.STU3
+            assert client.read("Patient", "p1").json["language"] == "mtls"
+        assert node.client_options(base)["timeouts"].read == 7
