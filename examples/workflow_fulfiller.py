@@ -10,7 +10,7 @@ from pathlib import Path
 
 from _sandbox import node_config, sandbox_dir, sandbox_info
 
-from twiin import Ura
+from twiin import Bsn, Ura
 from twiin.exchange.workflow import AssignedId, Invitation, service_request
 from twiin.node import Node
 
@@ -21,11 +21,13 @@ WORK = {"coding": [{"system": "http://snomed.info/sct", "code": "225358003", "di
 
 def place_a_request(directory: Path, placer_url: str) -> None:
     """The Placer's half, so that there is something to do: a request with one Task for us."""
+    bsn = Bsn(sandbox_info(directory)["patients"]["consent"])
     with Node.from_file(node_config(directory, "placer")) as node:
-        with node.fhir(placer_url) as fhir:  # the Patient lives at the Placer
-            patient = fhir.create({"resourceType": "Patient", "name": [{"family": "Example"}]}).json
+        with node.fhir(placer_url) as fhir:  # the Placer's own Patient resource for this BSN
+            found = fhir.search("Patient", {"identifier": bsn.to_token()}).json or {}
+        patient_id = found["entry"][0]["resource"]["id"]
         request = service_request(
-            patient=f"Patient/{patient['id']}", instantiates="https://example.org/ActivityDefinition/wound-care",
+            patient=f"Patient/{patient_id}", instantiates="https://example.org/ActivityDefinition/wound-care",
             code=WORK, authored_on=datetime.now(UTC), requester=node.ura,
         )  # fmt: skip
         placer = node.workflow.placer(placer_url, identifier_system="https://placer.example.org/task")
