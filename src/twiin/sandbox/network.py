@@ -54,7 +54,7 @@ from twiin.testing.server import RunningServer, serve
 __all__ = ["PLACER_PATIENT_ID", "WORKFLOW_TOPIC", "Sandbox", "placer_patient"]
 
 WORKFLOW_TOPIC = "https://sandbox.twiin.test/fhir/SubscriptionTopic/task-change"
-"""The SubscriptionTopic the placer offers: every Task change, filtered by ``owner:identifier``."""
+"""A SubscriptionTopic for Task changes at the placer (any topic works: each gets every Task change)."""
 PLACER_PATIENT_ID = "sandbox-patient"
 """Id of the R4 ``Patient`` (the patient with consent) in the placer's store."""
 
@@ -206,9 +206,10 @@ class Sandbox:
         self._write_layout()
 
     def _start_notifications(self, stack: ExitStack, placer_cert: IssuedCertificate) -> None:
-        """TA Notifications at the placer: Subscriptions, Task changes published, delivered from a thread."""
-        self.subscriptions = SubscriptionServerCore(self.placer_url, topics=[WORKFLOW_TOPIC])
-        self.placer_fhir.subscriptions, self.placer_fhir.topic = self.subscriptions, WORKFLOW_TOPIC
+        """TA Notifications at the placer: Subscriptions to any topic, Task changes published on each,
+        delivered from a thread to rest-hooks on 127.0.0.1 only."""
+        self.subscriptions = SubscriptionServerCore(self.placer_url)
+        self.placer_fhir.subscriptions = self.subscriptions
         context = client_ssl_context(placer_cert.credentials(), self.pki.trust_anchors)
         push = stack.enter_context(create_client(ssl_context=context, retry=RetryPolicy.disabled()))
         self.dispatcher = Dispatcher(self.subscriptions, push, DeliveryPolicy(backoff_base=0.2, timeout=10))

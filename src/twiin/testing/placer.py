@@ -9,8 +9,9 @@ default the UZI server certificate it presented over mTLS.
 
 With ``subscriptions`` (a :class:`~twiin.exchange.notifications.SubscriptionServerCore`) it is
 also a TA Notifications data holder: ``[base]/Subscription`` is served by the core, and every
-stored Task change is published on ``topic`` with the Task's ``owner:identifier`` as filter value.
-:func:`background_dispatch` delivers the queued notifications from a thread.
+stored Task change is published on ``topic`` (or, without one, on every topic subscribed to) with
+the Task's ``owner:identifier`` as filter value. :func:`background_dispatch` delivers the queued
+notifications from a thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from twiin.auth.uzi import uzi_identity
 from twiin.errors import TwiinError
@@ -27,10 +29,13 @@ from twiin.exchange.notifications import Dispatcher, SubscriptionServerCore
 from twiin.exchange.workflow import guard_task_write
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
+from twiin.redaction import get_logger
 from twiin.serving import Answer, IncomingRequest
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 
-__all__ = ["PlacerFhirServer", "background_dispatch", "certificate_ura"]
+__all__ = ["PlacerFhirServer", "background_dispatch", "certificate_ura", "loopback_only"]
+
+log = get_logger(__name__)
 
 Identify = Callable[[IncomingRequest], Ura | None]
 
@@ -58,8 +63,8 @@ class PlacerFhirServer:
         subscriptions: SubscriptionServerCore | None = None,
         topic: str | None = None,
     ) -> None:
-        if (subscriptions is None) != (topic is None):
-            raise ValueError("subscriptions and topic go together")
+        if subscriptions is None and topic is not None:
+            raise ValueError("a topic needs subscriptions")
         self.placer_ura = placer_ura
         self.store = store if store is not None else MemoryFhirStore()
         self.fhir = FhirStoreServer(
@@ -107,7 +112,7 @@ class PlacerFhirServer:
         return answer
 
     def _publish(self, task: dict[str, Any], method: str) -> None:
-        if self.subscriptions is None or self.topic is None:
+        if self.subscriptions is None:
             return
         deferred = getattr(self._local, "deferred", None)
         if deferred is not None:
@@ -118,10 +123,12 @@ class PlacerFhirServer:
         filters = {}
         if isinstance(ident, dict) and ident.get("value"):
             filters["owner:identifier"] = f"{ident.get('system', '')}|{ident['value']}"
-        self.subscriptions.publish(
-            self.topic, focus=f"Task/{task.get('id')}", now=datetime.now(UTC), resource=task,
-            filters=filters, method="POST" if method == "POST" else "PUT",
-        )  # fmt: skip
+        topics = {self.topic} if self.topic else {r.topic for r in list(self.subscriptions.records.values())}
+        for topic in sorted(topics):
+            self.subscriptions.publish(
+                topic, focus=f"Task/{task.get('id')}", now=datetime.now(UTC), resource=task,
+                filters=filters, method="POST" if method == "POST" else "PUT",
+            )  # fmt: skip
 
     def _vet(self, request: IncomingRequest, segs: list[str]) -> Answer | None:
         method = request.method.upper()
@@ -135,14 +142,36 @@ class PlacerFhirServer:
         return guard_task_write(request, stored=stored, requester_ura=caller, placer_ura=self.placer_ura)
 
 
+def loopback_only(endpoint: str) -> bool:
+    """True for an ``https`` rest-hook on 127.0.0.1 or localhost (the sandbox pushes nowhere else)."""
+    parts = urlsplit(endpoint)
+    return parts.scheme == "https" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 @contextmanager
-def background_dispatch(dispatcher: Dispatcher, interval: float = 0.2) -> Iterator[threading.Thread]:
-    """Deliver ``dispatcher``'s queue (and due heartbeats) every ``interval`` seconds until the block ends."""
+def background_dispatch(
+    dispatcher: Dispatcher, interval: float = 0.2, *, deliverable: Callable[[str], bool] = loopback_only
+) -> Iterator[threading.Thread]:
+    """Deliver ``dispatcher``'s queue (and due heartbeats) every ``interval`` seconds until the block ends.
+
+    A delivery to an endpoint ``deliverable`` refuses is not attempted: it counts as failed (the
+    Subscription goes to ``error``; its events stay available through ``$events``).
+    """
     stop = threading.Event()
+    core = dispatcher.core
 
     def run() -> None:
         while not stop.wait(interval):
-            dispatcher.tick()
+            core.due_heartbeats(datetime.now(UTC))
+            for delivery in core.take_pending():
+                if stop.is_set():
+                    break
+                if deliverable(delivery.endpoint):
+                    dispatcher.deliver(delivery)
+                else:
+                    log.warning("not delivering to a rest-hook outside the sandbox (subscription %s)",
+                                delivery.subscription_id)  # fmt: skip
+                    core.delivered(delivery, False, datetime.now(UTC))
 
     thread = threading.Thread(target=run, name="twiin-notification-dispatch", daemon=True)
     thread.start()

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from twiin.exchange.notifications import SubscriptionServerCore, build_subscription
+from twiin._http.compat import httpx
+from twiin.exchange.notifications import Dispatcher, SubscriptionServerCore, build_subscription
 from twiin.identifiers import Ura
 from twiin.serving import Answer, IncomingRequest
-from twiin.testing.placer import PlacerFhirServer, certificate_ura
+from twiin.testing.placer import PlacerFhirServer, background_dispatch, certificate_ura, loopback_only
 
 from ..workflow import examples as ex
 
@@ -124,3 +126,42 @@ def test_certificate_ura_reads_the_uzi_certificate(pki) -> None:  # type: ignore
     assert certificate_ura(IncomingRequest("GET", BASE)) is None
     plain = pki.intermediate.certificate
     assert certificate_ura(IncomingRequest("GET", BASE, peer_certificate=plain)) is None
+
+
+def test_without_a_topic_every_subscribed_topic_gets_the_change() -> None:
+    core = SubscriptionServerCore(BASE)
+    placer = PlacerFhirServer(PLACER, identify=lambda r: Ura(r.headers["x-ura"]), subscriptions=core)
+    _subscribe(core)
+    other = build_subscription(
+        topic="https://elsewhere.test/SubscriptionTopic/x", endpoint="https://fulfiller.test/hook2",
+        content="id-only", heartbeat_period=3600,
+    )  # fmt: skip
+    core.subscribe(other, datetime.now(UTC))
+    core.delivered(core.take_pending()[0], True, datetime.now(UTC))
+    assert call(placer, "POST", "/Task", ex.ct_invited(), PLACER).status == 201
+    assert sorted(d.endpoint for d in core.take_pending()) == [
+        "https://fulfiller.test/hook",
+        "https://fulfiller.test/hook2",
+    ]
+
+
+def test_loopback_only() -> None:
+    assert loopback_only("https://127.0.0.1:8443/hook")
+    assert loopback_only("https://localhost/hook")
+    assert not loopback_only("http://127.0.0.1/hook")
+    assert not loopback_only("https://gp.example.org/hook")
+
+
+def test_background_dispatch_does_not_push_outside_the_sandbox(core: SubscriptionServerCore) -> None:
+    resource = build_subscription(
+        topic=TOPIC, endpoint="https://gp.example.org/hook", content="id-only", heartbeat_period=3600
+    )
+    record = core.subscribe(resource, datetime.now(UTC))
+    with httpx.Client(transport=httpx.MockTransport(lambda r: pytest.fail("nothing may be sent"))) as client:
+        with background_dispatch(Dispatcher(core, client), interval=0.01) as thread:
+            deadline = time.monotonic() + 30
+            while core.records[record.id].status != "error":
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+    assert not thread.is_alive()
+    assert core.pending == []
