@@ -58,12 +58,14 @@ def test_delete_then_read_is_gone_and_history_shows_delete(server: FhirStoreServ
     assert "lastUpdated" in history["meta"]
 
 
-def test_history_since_is_exclusive(server: FhirStoreServer) -> None:
+def test_history_since(server: FhirStoreServer) -> None:
     call(server, "POST", "/Organization", org("1", "A"))
     mark = call(server, "GET", "/Organization/_history").json_body()["meta"]["lastUpdated"]
-    call(server, "POST", "/Organization", org("2", "B"))
+    stamp_b = call(server, "POST", "/Organization", org("2", "B")).headers["last-modified"]
     later = call(server, "GET", f"/Organization/_history?_since={mark}").json_body()
     assert [e["resource"]["name"] for e in later["entry"]] == ["B"]
+    at_b = call(server, "GET", f"/Organization/_history?_since={stamp_b}").json_body()
+    assert [e["resource"]["name"] for e in at_b["entry"]] == ["B"]  # "at or after" the instant
 
 
 def test_conditional_create_and_update(server: FhirStoreServer) -> None:
@@ -391,3 +393,41 @@ def test_a_failing_entry_rolls_back_a_transaction_but_not_a_batch(server: FhirSt
         assert answer.status == 200
         assert [e["response"]["status"] for e in answer.json_body()["entry"]] == ["201", "200", "422"]
         assert names == ["Changed", "New"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("2024-06-01", ["day"]),  # the day as a range: the instant on it matches
+        ("gt2024-06-01", ["next"]),  # after the whole day
+        ("ge2024-06-01", ["day", "next"]),
+        ("lt2024-06-01", ["before"]),
+        ("le2024-06-01", ["before", "day"]),
+        ("ne2024-06-01", ["before", "next"]),
+        ("2024", ["before", "day", "next"]),
+        ("eb2024-06-01T10:00:00Z", ["before"]),
+        ("sa2024-06-01", ["next"]),
+        ("2024-06-01T10:00:00Z", ["day"]),
+    ],
+)
+def test_date_search_compares_ranges_at_their_precision(
+    server: FhirStoreServer, query: str, expected: list[str]
+) -> None:
+    for ident, when in (
+        ("before", "2024-05-31"),
+        ("day", "2024-06-01T10:00:00Z"),
+        ("next", "2024-06-02T00:00:00Z"),
+    ):
+        call(server, "POST", "/Observation", {
+            "resourceType": "Observation", "status": "final", "id": ident,
+            "code": {"text": ident}, "effectiveDateTime": when,
+        })  # fmt: skip
+    found = call(server, "GET", f"/Observation?date={query}&_sort=date").json_body()
+    assert [e["resource"]["code"]["text"] for e in found["entry"]] == expected
+
+
+def test_string_search_ignores_case_and_accents(server: FhirStoreServer) -> None:
+    call(server, "POST", "/Organization", org("1", "Ziekenhuis Müller-Öztürk"))
+    assert call(server, "GET", "/Organization?name=ziekenhuis muller").json_body()["total"] == 1
+    assert call(server, "GET", "/Organization?name:contains=OZTURK").json_body()["total"] == 1
+    assert call(server, "GET", "/Organization?name:exact=Ziekenhuis Muller-Ozturk").json_body()["total"] == 0

@@ -185,14 +185,14 @@ class MemoryFhirStore:
     def history(
         self, type_: str | None = None, id_: str | None = None, since: str | None = None
     ) -> list[Version]:
-        """Versions newest first, filtered by type, id and ``since`` (exclusive lower bound)."""
+        """Versions newest first, filtered by type, id and ``since`` (at or after it, as ``_since``)."""
         with self._lock:
             items = [
                 v for v in self._log if (type_ is None or v.type == type_) and (id_ is None or v.id == id_)
             ]
         if since is not None:
             bound = s.parse_instant(since)
-            items = [v for v in items if s.parse_instant(v.last_updated) > bound]
+            items = [v for v in items if s.parse_instant(v.last_updated) >= bound]
         return list(reversed(items))
 
     def all_current(self, type_: str) -> list[dict[str, Any]]:
