@@ -295,6 +295,8 @@ def test_router_picks_longest_prefix() -> None:
         ("/NoSuchType", 404),
         ("/NoSuchType/1", 404),
         ("/Patient/p1/NoSuchType", 404),
+        ("/Organization/x?_summary=true", 400),  # a read would silently ignore it
+        ("/Organization/x/_history/1?_elements=name", 400),
     ],
 )
 def test_unsupported_requests_get_an_operation_outcome(
@@ -431,3 +433,10 @@ def test_string_search_ignores_case_and_accents(server: FhirStoreServer) -> None
     assert call(server, "GET", "/Organization?name=ziekenhuis muller").json_body()["total"] == 1
     assert call(server, "GET", "/Organization?name:contains=OZTURK").json_body()["total"] == 1
     assert call(server, "GET", "/Organization?name:exact=Ziekenhuis Muller-Ozturk").json_body()["total"] == 0
+
+
+def test_formatting_parameters_are_accepted(server: FhirStoreServer) -> None:
+    rid = call(server, "POST", "/Organization", org("1", "A")).json_body()["id"]
+    assert call(server, "GET", "/Organization?_pretty=true&_format=json").json_body()["total"] == 1
+    assert call(server, "GET", f"/Organization/{rid}?_format=application/fhir%2Bjson").status == 200
+    assert call(server, "GET", f"/Organization/{rid}/_history/1?_pretty=false").status == 200

@@ -18,7 +18,8 @@ __all__ = ["FhirStoreServer"]
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
-HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format"})
+HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format", "_pretty"})
+READ_PARAMS = frozenset({"_format", "_pretty"})
 _JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
 
@@ -91,6 +92,7 @@ class FhirStoreServer:
             return self._operation(request, type_, segs[1][1:], params)
         id_ = segs[1]
         if len(segs) == 2:
+            _only(params, READ_PARAMS, "read")
             return self._instance(request, type_, id_, method)
         if type_ == "Patient" and len(segs) == 3 and segs[2][:1].isupper():
             if not self._known(segs[2]):
@@ -99,6 +101,7 @@ class FhirStoreServer:
         if segs[2] == "_history" and len(segs) == 3:
             return self._history(request, type_, id_, params)
         if segs[2] == "_history" and len(segs) == 4:
+            _only(params, READ_PARAMS, "vread")
             version = self.store.vread(type_, id_, segs[3])
             if version is None:
                 raise StoreError(404, "not-found", "unknown version")
@@ -295,9 +298,7 @@ class FhirStoreServer:
     def _history(
         self, request: IncomingRequest, type_: str | None, id_: str | None, params: list[tuple[str, str]]
     ) -> Answer:
-        unknown = sorted({k for k, _ in params} - HISTORY_PARAMS)
-        if unknown:
-            raise StoreError(400, "not-supported", f"history parameter {unknown[0]!r} is not supported")
+        _only(params, HISTORY_PARAMS, "history")
         since = _first(params, "_since")
         if since is not None:
             try:
@@ -415,6 +416,14 @@ class _RolledBack(Exception):
 
 def _first(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in params if k == name), None)
+
+
+def _only(params: Sequence[tuple[str, str]], allowed: frozenset[str], interaction: str) -> None:
+    unknown = sorted({k for k, _ in params} - allowed)
+    if unknown:
+        raise StoreError(
+            400, "not-supported", f"{interaction} parameter {unknown[0][:40]!r} is not supported"
+        )
 
 
 def _int(params: Sequence[tuple[str, str]], name: str, default: int, *, minimum: int) -> int:

@@ -71,7 +71,9 @@ _COMMON: dict[str, ParamDef] = {
     "authored": ParamDef("date", ("authoredOn",)),
 }
 
-RESULT_PARAMS = frozenset({"_count", "_offset", "_include", "_revinclude", "_sort", "_format", "_total"})
+RESULT_PARAMS = frozenset(
+    {"_count", "_offset", "_include", "_revinclude", "_sort", "_format", "_pretty", "_total"}
+)
 
 
 def param_def(name: str) -> ParamDef | None:
