@@ -213,7 +213,8 @@ class Sandbox:
         self.placer_fhir.subscriptions = self.subscriptions
         context = client_ssl_context(creds, self.pki.trust_anchors)
         push = stack.enter_context(create_client(ssl_context=context, retry=RetryPolicy.disabled()))
-        self.dispatcher = Dispatcher(self.subscriptions, push, DeliveryPolicy(backoff_base=0.2, timeout=10))
+        policy = DeliveryPolicy(max_attempts=3, backoff_base=0.2, timeout=5)
+        self.dispatcher = Dispatcher(self.subscriptions, push, policy)
         stack.enter_context(background_dispatch(self.dispatcher))
 
     def _issue(self, identity: Participant) -> IssuedCertificate:
