@@ -8,6 +8,7 @@ or pass their own client to the higher layers.
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,7 @@ from twiin._http.errors import map_transport_error
 from twiin._http.retry import AsyncRetryTransport, RetryTransport
 from twiin.config import RetryPolicy, Timeouts
 from twiin.errors import ResponseTooLarge, redact_url
-from twiin.redaction import get_logger
+from twiin.redaction import RedactingFilter, get_logger
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -29,6 +30,13 @@ __all__ = [
 ]
 
 log = get_logger("twiin.http")
+
+# httpx and httpcore log every request URL, query string included, on their own loggers (INFO
+# and DEBUG); a search by BSN would put the BSN in those lines. Redact them too.
+for _name in ("httpx", "httpcore"):
+    _third_party = logging.getLogger(_name)
+    if not any(isinstance(f, RedactingFilter) for f in _third_party.filters):
+        _third_party.addFilter(RedactingFilter())
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 USER_AGENT = "twiin-python"

@@ -266,3 +266,17 @@ def test_sync_and_async_facades_expose_the_same_methods():
         return {n for n, _ in inspect.getmembers(cls, callable) if not n.startswith("_")}
 
     assert public(DirectPuller) == public(AsyncDirectPuller)
+
+
+@respx.mock
+def test_debug_logging_leaks_no_bsn_or_token(caplog):
+    respx.get(f"{PEER_BASE}/Observation").mock(side_effect=observations)
+    respx.get(f"{PEER_BASE}/Condition").mock(return_value=fhir_response(401, outcome("security", "bad")))
+    core, _, _ = make_core(Consent("Observation", "Condition"))
+    with caplog.at_level("DEBUG"), DirectPuller(core, retry=None) as puller:
+        result = puller.pull(PEER, PATIENT, ["Observation?code=x", "Condition"])
+    assert not result.ok
+    text = caplog.text + " ".join(str(r.error) for r in result.failures)
+    assert "Observation" in caplog.text
+    assert PATIENT.value not in text
+    assert TOKEN not in text
