@@ -11,6 +11,7 @@ import respx
 
 from twiin.errors import (
     ConfigurationError,
+    ConsentDenied,
     EndpointNotFound,
     FHIRError,
     MessageRejected,
@@ -256,3 +257,49 @@ def test_sync_and_async_facades_expose_the_same_methods():
         return {n for n, _ in inspect.getmembers(cls, callable) if not n.startswith("_")}
 
     assert public(Pusher) == public(AsyncPusher)
+
+
+class Consent:
+    def __init__(self, *permitted, error=None):
+        self.permitted, self.error, self.asked = set(permitted), error, []
+
+    def __call__(self, request):
+        self.asked.append(request)
+        if self.error is not None:
+            raise self.error
+        return request.resource_type in self.permitted
+
+
+@pytest.mark.parametrize("consent", [Consent("Patient"), Consent("Patient", "Observation", error=RuntimeError())])
+def test_push_without_consent_for_every_type_sends_nothing(consent, auditor, sink):
+    core, auth = make_core(auditor)
+    core.consent = consent
+    with respx.mock(assert_all_called=False) as router, Pusher(core) as pusher:
+        route = router.route()
+        with pytest.raises(ConsentDenied) as err:
+            pusher.push(PEER, transaction()[0], PUSH_PAYLOAD, patient=PATIENT)
+    assert err.value.resource_type in ("Observation", "Patient")
+    assert not route.called
+    assert auth.uses == 0
+    assert "denied" in [e.outcome for e in sink.events if e.action == "push.consent"]
+    assert sink.events[-1].action == "push.send"
+    assert sink.events[-1].outcome == "failure"
+
+
+@respx.mock
+def test_push_with_consent_asks_per_resource_type_as_holder():
+    respx.post(PEER_BASE).respond(200, json=transaction_response("Patient/1", "Observation/2"))
+    consent = Consent("Patient", "Observation")
+    core, _ = make_core()
+    core.consent = consent
+    with Pusher(core) as pusher:
+        assert pusher.push(PEER, transaction()[0], PUSH_PAYLOAD, patient=PATIENT).ok
+    assert sorted(r.resource_type for r in consent.asked) == ["Observation", "Patient"]
+    assert {(r.holder, r.requester, r.patient) for r in consent.asked} == {(US, PEER, PATIENT)}
+
+
+def test_push_with_consent_needs_the_patient():
+    core, _ = make_core()
+    core.consent = Consent("Patient", "Observation")
+    with Pusher(core) as pusher, pytest.raises(ConfigurationError):
+        pusher.push(PEER, transaction()[0], PUSH_PAYLOAD)

@@ -42,10 +42,10 @@ class Pusher:
     def push(
         self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
     ) -> PushReceipt:
-        """POST a transaction, batch or message Bundle to ``receiver``; ``patient`` is for the audit."""
+        """POST a transaction, batch or message Bundle to ``receiver`` (``patient``: audit and consent)."""
         plan: PushPlan | None = None
         try:
-            plan = self.core.plan(receiver, bundle, payload_type)
+            plan = self.core.plan(receiver, bundle, payload_type, patient)
             fhir = FhirClient(plan.endpoint.address, plan.version, client=self._client, auth=plan.auth)
             receipt = plan.call.parse(fhir.exchange(plan.call.request))
         except TwiinError as exc:
@@ -78,10 +78,10 @@ class AsyncPusher:
     async def push(
         self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
     ) -> PushReceipt:
-        """POST a transaction, batch or message Bundle to ``receiver``; ``patient`` is for the audit."""
+        """POST a transaction, batch or message Bundle to ``receiver`` (``patient``: audit and consent)."""
         plan: PushPlan | None = None
         try:
-            plan = self.core.plan(receiver, bundle, payload_type)
+            plan = self.core.plan(receiver, bundle, payload_type, patient)
             fhir = AsyncFhirClient(plan.endpoint.address, plan.version, client=self._client, auth=plan.auth)
             receipt = plan.call.parse(await fhir.exchange(plan.call.request))
         except TwiinError as exc:

@@ -9,6 +9,10 @@ the typed FHIR error of :func:`twiin.fhir.error_for_response` (``NotAuthorizedEr
 401/403, ``UnprocessableError`` for 422, ``ServerError`` for 5xx, ...) with its
 OperationOutcome.
 
+We hold the data we push, so with ``consent`` set every resource type in the Bundle needs a
+Permit for the receiver before anything is resolved or sent (fail closed, like Pull):
+otherwise :class:`~twiin.errors.ConsentDenied` is raised and nothing leaves.
+
 Spec notes (``spec/twiin-core.md``): the Twiin sources name Push ("gericht verzenden") as a
 pattern (§1.2) but give no FHIR TTA for it; the one Push use case listed (Beeldbeschikbaarheid,
 §1.4) is IHE XDS over SOAP, outside this SDK. What applies is the generic Twiin transport:
@@ -28,7 +32,8 @@ import attrs
 from twiin._http.compat import httpx
 from twiin.addressing import AddressResolver, PayloadType, ResolvedEndpoint
 from twiin.audit import Auditor, Outcome
-from twiin.errors import ConfigurationError, MessageRejected, ModelValidationError, TwiinError
+from twiin.errors import ConfigurationError, ConsentDenied, MessageRejected, ModelValidationError, TwiinError
+from twiin.exchange.notified_pull.ports import ConsentCheck, ConsentRequest
 from twiin.fhir import Call, EntryResult, FhirCore, FhirResult, TransactionResult
 from twiin.fhir.content import to_dict
 from twiin.fhir_version import FhirVersion
@@ -130,6 +135,16 @@ def _message_header(bundle: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _resource_types(bundle: Mapping[str, Any]) -> set[str]:
+    types = set()
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, Mapping) else None
+        rtype = resource.get("resourceType") if isinstance(resource, Mapping) else None
+        if isinstance(rtype, str) and rtype != "MessageHeader":
+            types.add(rtype)
+    return types
+
+
 def message_outcome(bundle: Mapping[str, Any], reference: str | None) -> Any:
     """The entry of a response message that ``reference`` (``response.details``) points to."""
     if not reference:
@@ -176,11 +191,16 @@ class PushCore:
     auth_for: AuthFor | None = None
     auditor: Auditor | None = None
     fhir_version: FhirVersion | None = None
+    consent: ConsentCheck | None = None
 
-    def plan(self, receiver: Ura, bundle: Any, payload_type: PayloadType | str) -> PushPlan:
-        """Resolve the receiver's endpoint for ``payload_type`` and build the POST."""
+    def plan(
+        self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, patient: Bsn | None = None
+    ) -> PushPlan:
+        """Check consent (when configured), resolve the receiver's endpoint and build the POST."""
         data = _bundle_dict(bundle)
         kind = str(data["type"])
+        if self.consent is not None:
+            self._check_consent(receiver, data, patient)
         payload = PayloadType.parse(payload_type)
         endpoint = self.resolver.resolve(receiver, payload, fhir_version=self.fhir_version)[0]
         version = endpoint.fhir_version or payload.fhir_version or self.fhir_version or FhirVersion.R4
@@ -211,6 +231,25 @@ class PushCore:
 
             call = Call(posted.request, parse_bundle)
         return PushPlan(receiver, endpoint, version, kind, call, auth, correlation)
+
+    def _check_consent(self, receiver: Ura, data: Mapping[str, Any], patient: Bsn | None) -> None:
+        """We hold the data we push: every resource type in it needs a Permit for ``receiver``."""
+        if patient is None:
+            raise ConfigurationError("patient", "a push with a consent check needs the patient")
+        assert self.consent is not None
+        for resource_type in sorted(_resource_types(data)):
+            try:
+                allowed = self.consent(ConsentRequest(patient, receiver, self.our_ura, resource_type)) is True
+            except Exception:  # fail closed: any failure of the check is a Deny
+                allowed = False
+            if self.auditor is not None:
+                self.auditor.record(
+                    "push.consent", "success" if allowed else "denied", patient=patient, peer=receiver,
+                    query=resource_type,
+                )  # fmt: skip
+            if not allowed:
+                raise ConsentDenied(f"no consent to send {resource_type}: nothing was sent",
+                                    resource_type=resource_type)  # fmt: skip
 
     def audit_success(self, plan: PushPlan, receipt: PushReceipt, patient: Bsn | None) -> PushReceipt:
         """Record a delivered push."""
