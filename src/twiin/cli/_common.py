@@ -24,14 +24,25 @@ F = TypeVar("F", bound=Callable[..., Any])
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-def emit(as_json: bool, data: Any, human: Callable[[], None] | None = None) -> None:
-    """Print ``data`` as JSON when ``as_json``; otherwise run ``human`` (or print ``data``)."""
+def emit(
+    as_json: bool,
+    data: Any,
+    human: Callable[[], None] | None = None,
+    *,
+    redact_output: bool = True,
+) -> None:
+    """Print ``data`` as JSON when ``as_json``; otherwise run ``human`` (or print ``data``).
+
+    Output is redacted (BSNs, tokens, PEM) unless ``redact_output`` is false, for data that
+    cannot hold any (a certificate's identity). ``human`` does its own printing.
+    """
+    clean = redact if redact_output else str
     if as_json:
-        click.echo(redact(json.dumps(data, indent=2, sort_keys=True, default=str)))
+        click.echo(clean(json.dumps(data, indent=2, sort_keys=True, default=str)))
     elif human is not None:
         human()
     else:
-        click.echo(redact(str(data)))
+        click.echo(clean(str(data)))
 
 
 def handle_errors(func: F) -> F:
