@@ -35,11 +35,14 @@ def as_json(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
-def run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m twiin`` in a subprocess with ``PYTHONPATH=src``."""
+def run_module(
+    *args: str, cwd: Path | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m twiin`` in a subprocess with ``PYTHONPATH=src`` (``input_text`` on stdin)."""
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     return subprocess.run(
         [sys.executable, "-m", "twiin", *args],
+        input=input_text,
         capture_output=True,
         text=True,
         env=env,
