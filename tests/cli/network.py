@@ -47,10 +47,10 @@ class Peer:
         return f"{self.base_url}/{path.lstrip('/')}"
 
 
-def _directory_handler(holder: dict[str, FakeDirectory]) -> Any:
+def _directory_handler(holder: dict[str, FakeDirectory], name: str) -> Any:
     def handle(request: IncomingRequest) -> Answer:
         try:
-            return Answer.fhir(200, holder["directory"].get(request.url))
+            return Answer.fhir(200, holder[name].get(request.url))
         except TwiinError:
             return Answer.outcome(404, "not-found", "unknown path")
 
@@ -73,7 +73,14 @@ def peer(pki: TestPKI) -> Iterator[Peer]:
     def tokens(request: IncomingRequest) -> Answer:  # the endpoint needs the URL of the started server
         return blocks["token"].handle(request)
 
-    routes = Router({"/mitz": mitz.handle, "/token": tokens, "/mcsd": _directory_handler(holder)})
+    routes = Router(
+        {
+            "/mitz": mitz.handle,
+            "/token": tokens,
+            "/mcsd": _directory_handler(holder, "directory"),
+            "/lrza": _directory_handler(holder, "lrza"),
+        }
+    )
     with serve(routes, server_ssl_context(cert.credentials(), pki.trust_anchors)) as server:
         token_url = server.url("token")
         blocks["token"] = TokenEndpoint(
@@ -91,14 +98,20 @@ def peer(pki: TestPKI) -> Iterator[Peer]:
             organization("gp", "Sandbox GP", ura=RECEIVER.value, endpoints=("gp-notify",)),
         )
         holder["directory"] = directory
+        lrza = FakeDirectory(server.url("lrza"))  # the root: the GP registered /mcsd as its directory
+        lrza.put(
+            endpoint("gp-admin", server.url("mcsd"), pt.ADMIN_DIRECTORY),
+            organization("gp-lrza", "Sandbox GP", ura=RECEIVER.value, endpoints=("gp-admin",), lrza=True),
+        )
+        holder["lrza"] = lrza
         yield Peer(server.base_url, mitz, directory, cert)
 
 
-def node_config(peer_url: str, *, addressing: str = "live") -> dict[str, Any]:
-    """Our node (URA 11111111): directory, Mitz and token endpoints at the peer."""
+def node_config(peer_url: str, *, addressing: str = "live", directory: str = "mcsd") -> dict[str, Any]:
+    """Our node (URA 11111111): directory (``mcsd`` or the ``lrza`` root), Mitz at the peer."""
     config = base_config(SENDER.value)
     config["endpoints"] = {
-        "directory": {"base_url": f"{peer_url}/mcsd", "fhir_version": "R4"},
+        "directory": {"base_url": f"{peer_url}/{directory}", "fhir_version": "R4"},
         "mitz": {"base_url": f"{peer_url}/mitz"},
     }
     config["addressing"] = {"kind": addressing, "endpoint": "directory"}
@@ -108,7 +121,10 @@ def node_config(peer_url: str, *, addressing: str = "live") -> dict[str, Any]:
     return config
 
 
-def write_our_node(folder: Path, pki: TestPKI, peer_url: str, *, addressing: str = "live") -> Path:
+def write_our_node(
+    folder: Path, pki: TestPKI, peer_url: str, *, addressing: str = "live", directory: str = "mcsd"
+) -> Path:
     """Write our node's files into ``folder``; returns its ``node.toml``."""
     ours = pki.issue_server(ura=SENDER.value, uzi_number="900000001", key_type="ec256")
-    return write_node(folder, pki, node_config(peer_url, addressing=addressing), issued=ours)
+    config = node_config(peer_url, addressing=addressing, directory=directory)
+    return write_node(folder, pki, config, issued=ours)

@@ -119,6 +119,20 @@ def test_directory_sync_human_report_and_db_option(invoke: Invoke, config: Path,
     assert result.exit_code == 0, result.output
     assert db.exists()
     assert "2 created" in result.stdout
+    assert "Endpoint" in result.stderr  # the progress bar's label names the resource type
+
+
+def test_directory_sync_from_the_lrza_root(
+    invoke: Invoke, running: Peer, pki: TestPKI, tmp_path: Path
+) -> None:
+    rooted = write_our_node(tmp_path / "root", pki, running.base_url, addressing="cache", directory="lrza")
+    result = invoke("directory", "sync", "--config", str(rooted), "--root", "--json")
+    assert result.exit_code == 0, result.output
+    kinds = {s["kind"] for s in as_json(result)["sources"]}
+    assert kinds == {"root", "provider"}
+    resolved = invoke("resolve", "--config", str(rooted), "--ura", RECEIVER.value, "--payload-type", NOTIFY)
+    assert resolved.exit_code == 0
+    assert running.url("fhir") in resolved.output
 
 
 def test_directory_sync_needs_a_db(invoke: Invoke, config: Path) -> None:
@@ -231,3 +245,15 @@ def test_token_subprocess_json(running: Peer, config: Path) -> None:
     done = run_module("token", "--config", str(config), "--token-url", running.url("token"), "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["cnf"]["x5t#S256"]
+
+
+def test_directory_sync_unusable_db_exits_2(invoke: Invoke, config: Path, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database " * 100)
+    result = invoke("directory", "sync", "--config", str(config), "--db", str(junk))
+    assert result.exit_code == 2
+    assert "cannot use a local file" in result.stderr
+    missing = invoke(
+        "directory", "sync", "--config", str(config), "--db", str(tmp_path / "no" / "dir.sqlite")
+    )
+    assert missing.exit_code == 2

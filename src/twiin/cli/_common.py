@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -46,7 +47,11 @@ def emit(
 
 
 def handle_errors(func: F) -> F:
-    """Turn twiin errors into exit codes: configuration -> 2, anything else -> 1; never a traceback."""
+    """Turn errors into exit codes, never a traceback.
+
+    Configuration errors and unusable local files (``OSError``, a broken SQLite cache) -> 2,
+    any other twiin error -> 1.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -58,5 +63,8 @@ def handle_errors(func: F) -> F:
         except TwiinError as exc:
             click.echo(f"error: {redact(str(exc))}", err=True)
             sys.exit(EXIT_CHECK_FAILED)
+        except (OSError, sqlite3.Error) as exc:
+            click.echo(f"cannot use a local file: {redact(str(exc))}", err=True)
+            sys.exit(EXIT_USAGE)
 
     return wrapper  # type: ignore[return-value]

@@ -14,6 +14,7 @@ from twiin.addressing import DirectorySync, SqliteDirectoryStore, SyncOptions, S
 from twiin.cli._common import EXIT_CHECK_FAILED, emit, handle_errors, json_option
 from twiin.cli._node import config_option, open_node
 from twiin.errors import ConfigurationError
+from twiin.redaction import redact
 
 __all__ = ["register", "report_summary"]
 
@@ -85,7 +86,8 @@ def _print_human(summary: dict[str, Any], report: SyncReport) -> None:
         for note in source["notes"]:
             click.echo(f"    note: {note}")
     for rejection in summary["rejected"]:
-        click.echo(f"  rejected {rejection['resource_type']}/{rejection['id']}: {rejection['reason']}")
+        line = f"  rejected {rejection['resource_type']}/{rejection['id']}: {rejection['reason']}"
+        click.echo(redact(line))  # ids and reasons come from outside
 
 
 def register(cli: click.Group) -> None:
