@@ -90,7 +90,8 @@ def register(cli: click.Group) -> None:
         """Fetch an access token over mTLS and show its type, expiry, scope and cnf binding.
 
         client_credentials without --authorization-base, the JWT-bearer grant with it. The token
-        is printed only with --show-token; claims are decoded without verification.
+        is printed only with --show-token; claims are decoded without verification. Exit 1 when
+        no token is issued.
         """
         with open_node(config_path) as node:
             auth = node.token_auth(token_url, authorization_base=authorization_base)
