@@ -21,7 +21,7 @@ def test_help(invoke: Invoke, command: tuple[str, ...]) -> None:
     result = invoke(*command, "--help")
     assert result.exit_code == 0
     assert "--json" in result.output
-    assert "Exit 1" in result.output
+    assert "Exit" in result.output
 
 
 def test_missing_required_option_is_exit_2(invoke: Invoke) -> None:
