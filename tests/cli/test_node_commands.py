@@ -257,3 +257,19 @@ def test_directory_sync_unusable_db_exits_2(invoke: Invoke, config: Path, tmp_pa
         "directory", "sync", "--config", str(config), "--db", str(tmp_path / "no" / "dir.sqlite")
     )
     assert missing.exit_code == 2
+
+
+def test_consent_local_register_without_a_record_denies(invoke: Invoke, pki: TestPKI, tmp_path: Path) -> None:
+    local = write_node(tmp_path / "local", pki, base_config())  # consent.kind = local, empty register
+    result = invoke("consent", "check", "--config", str(local), "--bsn", PATIENT.value, "--json")
+    assert result.exit_code == 1
+    assert as_json(result)["decision"] == "Deny"
+
+
+def test_consent_node_config_error_exits_2(invoke: Invoke, pki: TestPKI, tmp_path: Path) -> None:
+    other = pki.issue_server(ura="99999999", key_type="ec256")  # not our participant.ura
+    wrong = write_node(tmp_path / "wrong", pki, base_config(), issued=other)
+    result = invoke("consent", "check", "--config", str(wrong), "--bsn", PATIENT.value)
+    assert result.exit_code == 2
+    assert "participant.ura" in result.stderr
+    assert PATIENT.value not in result.output
