@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from twiin.cli._common import EXIT_CHECK_FAILED, EXIT_OK, emit, handle_errors, json_option
-from twiin.node.readiness import Readiness, diagnose
 from twiin.redaction import redact
+
+if TYPE_CHECKING:
+    from twiin.node.readiness import Readiness
 
 _MARK = {"ok": "ok", "warn": "WARN", "fail": "FAIL"}
 
@@ -52,6 +55,8 @@ def _human(report: Readiness) -> None:
 @handle_errors
 def doctor(config_path: Path, offline: bool, as_json: bool) -> None:
     """Check a node configuration: certificate, UZI identity, chain, expiry, TLS, tokens, plateaus."""
+    from twiin.node.readiness import diagnose  # imported on use: other commands skip the node stack
+
     report = diagnose(config_path, network=not offline)
     emit(as_json, report.to_dict(), lambda: _human(report))
     sys.exit(EXIT_OK if report.ok else EXIT_CHECK_FAILED)

@@ -26,7 +26,7 @@ from twiin.exchange.notified_pull import (
     SenderCore,
 )
 from twiin.exchange.workflow import AssignedId, AsyncFulfiller, AsyncPlacer
-from twiin.fhir import FhirVersion
+from twiin.fhir import AsyncFhirClient, FhirVersion
 from twiin.identifiers import Bsn, Ura
 from twiin.node.facades import pull_auth_for
 from twiin.node.serving import ServerBlocks
@@ -101,19 +101,33 @@ class AsyncNotifiedPull:
                 await facade.close()
 
 
-class AsyncNotifications:
-    """Async TA Notifications: subscription clients and the rest-hook receiver."""
+class _AsyncClients:
+    """Keeps the FHIR clients a facade made so the node's ``close()`` closes them."""
 
     def __init__(self, node: AsyncNode) -> None:
         self._node = node
+        self._clients: list[AsyncFhirClient] = []
+
+    async def _fhir(self, ura_or_url: Ura | str, **options: Any) -> AsyncFhirClient:
+        client = await self._node.fhir(ura_or_url, version=FhirVersion.R4, **options)
+        self._clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        """Close the FHIR clients made so far."""
+        while self._clients:
+            await self._clients.pop().close()
+
+
+class AsyncNotifications(_AsyncClients):
+    """Async TA Notifications: subscription clients and the rest-hook receiver."""
 
     async def subscriptions(
         self, ura_or_url: Ura | str, *, payload_type: PayloadType | str | None = None,
         auth: httpx.Auth | None = None,
     ) -> AsyncSubscriptionClient:  # fmt: skip
-        """A subscription client for a data holder's R4 FHIR base (close its ``fhir`` after use)."""
-        fhir = await self._node.fhir(ura_or_url, payload_type=payload_type, version=FhirVersion.R4,
-                                     auth=auth, raw=True)  # fmt: skip
+        """A subscription client for a data holder's R4 FHIR base (closed with the node)."""
+        fhir = await self._fhir(ura_or_url, payload_type=payload_type, auth=auth, raw=True)
         return AsyncSubscriptionClient(fhir)
 
     def receiver(
@@ -125,17 +139,14 @@ class AsyncNotifications:
         return AsyncNotificationReceiver(on_event, client)
 
 
-class AsyncWorkflow:
+class AsyncWorkflow(_AsyncClients):
     """Async TA Workflow: the Placer and the Fulfiller halves."""
-
-    def __init__(self, node: AsyncNode) -> None:
-        self._node = node
 
     async def placer(
         self, url: str, *, identifier_system: str, auth: httpx.Auth | None = None
     ) -> AsyncPlacer:
         """The Placer over its own FHIR server at ``url``."""
-        client = await self._node.fhir(url, version=FhirVersion.R4, auth=auth)
+        client = await self._fhir(url, auth=auth)
         return AsyncPlacer(client, ura=self._node.ura, identifier_system=identifier_system,
                            auditor=self._node.auditor)  # fmt: skip
 
@@ -143,5 +154,5 @@ class AsyncWorkflow:
         self, url: str, *, owner: AssignedId, auth: httpx.Auth | None = None
     ) -> AsyncFulfiller:
         """A Fulfiller for HealthcareService ``owner`` over the Placer at ``url``."""
-        client = await self._node.fhir(url, version=FhirVersion.R4, auth=auth)
+        client = await self._fhir(url, auth=auth)
         return AsyncFulfiller(client, owner=owner, auditor=self._node.auditor)

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
@@ -28,6 +28,8 @@ from twiin.node.parts import (
 from twiin.settings import NodeSettings
 
 __all__ = ["AsyncNode"]
+
+T = TypeVar("T")
 
 
 async def _aclose(obj: object) -> None:
@@ -64,24 +66,24 @@ class AsyncNode(NodeBase):
         while self._closing:
             await _aclose(self._closing.pop())
 
-    def _own(self, obj: Any) -> Any:
+    def _own(self, obj: T) -> T:
         self._closing.append(obj)
         return obj
 
     @cached_property
     def directory(self) -> AsyncResolver:
         """The async address resolver ``[addressing]`` names."""
-        return self._own(async_directory(self))  # type: ignore[no-any-return]
+        return self._own(async_directory(self))
 
     @cached_property
     def sync_directory(self) -> Resolver:
         """A synchronous resolver for the Notified Pull cores."""
-        return self._own(sync_directory(self))  # type: ignore[no-any-return]
+        return self._own(sync_directory(self))
 
     @cached_property
     def consent(self) -> AsyncLocalConsentRegister | AsyncMitzClient:
         """The async consent checker ``[consent]`` names."""
-        return self._own(async_consent(self))  # type: ignore[no-any-return]
+        return self._own(async_consent(self))
 
     @cached_property
     def sync_consent(self) -> LocalConsentRegister | MitzClient:
@@ -89,29 +91,29 @@ class AsyncNode(NodeBase):
         consent = self.consent
         if isinstance(consent, AsyncLocalConsentRegister):
             return consent.register
-        return self._own(sync_consent(self))  # type: ignore[no-any-return]
+        return self._own(sync_consent(self))
 
     @cached_property
     def notified_pull(self) -> AsyncNotifiedPull:
         """Async TA Notified Pull."""
-        return self._own(AsyncNotifiedPull(self))  # type: ignore[no-any-return]
+        return self._own(AsyncNotifiedPull(self))
 
     @cached_property
     def notifications(self) -> AsyncNotifications:
         """Async TA Notifications."""
-        return AsyncNotifications(self)
+        return self._own(AsyncNotifications(self))
 
     @cached_property
     def workflow(self) -> AsyncWorkflow:
         """Async TA Workflow."""
-        return AsyncWorkflow(self)
+        return self._own(AsyncWorkflow(self))
 
     async def resolve_base(
         self, ura_or_url: Ura | str, payload_type: PayloadType | str | None, version: FhirVersion | None
     ) -> tuple[str, FhirVersion]:
         """A FHIR base URL and version: the URL itself, or the first directory match for the URA."""
         if is_url(ura_or_url):
-            return str(ura_or_url), version or FhirVersion.R4
+            return str(ura_or_url), self.url_version(str(ura_or_url), version)
         found = await self.directory.resolve(ura_or_url, self.payload(payload_type), fhir_version=version)
         return found[0].address, version or found[0].fhir_version or FhirVersion.R4
 
@@ -126,4 +128,4 @@ class AsyncNode(NodeBase):
     ) -> AsyncFhirClient:
         """An async FHIR client over mTLS for a URL, or for a URA resolved with ``payload_type``."""
         base, fhir_version = await self.resolve_base(ura_or_url, payload_type, version)
-        return AsyncFhirClient(base, fhir_version, ssl_context=self.ssl_context(), auth=auth, raw=raw)
+        return AsyncFhirClient(base, fhir_version, auth=auth, raw=raw, **self.client_options(base))

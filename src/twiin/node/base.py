@@ -5,6 +5,7 @@ audit, token flows and the choices read from the settings. No network I/O happen
 from __future__ import annotations
 
 import ssl
+from typing import Any
 from urllib.parse import urljoin
 
 from twiin import naming
@@ -25,6 +26,7 @@ from twiin.consent import ConsentChecker, ProfessionalId
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError
 from twiin.exchange.notified_pull import ConsentCheck, PartyId, consent_check
+from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 from twiin.node.loading import require_parts, verify_node_config
 from twiin.settings import NodeSettings
@@ -99,6 +101,30 @@ class NodeBase:
             return self.config.endpoints[name]
         except KeyError:
             raise ConfigurationError(f"endpoints.{name}", "missing table") from None
+
+    def endpoint_for_url(self, url: str) -> EndpointConfig | None:
+        """The configured endpoint whose base URL ``url`` is (or lies under), if any."""
+        for endpoint in self.config.endpoints.values():
+            base = endpoint.base_url.rstrip("/")
+            if url.rstrip("/") == base or url.startswith(base + "/"):
+                return endpoint
+        return None
+
+    def client_options(self, url: str) -> dict[str, Any]:
+        """TLS context, timeouts and retries for ``url`` (from its ``[endpoints.*]`` table if any)."""
+        endpoint = self.endpoint_for_url(url)
+        if endpoint is None:
+            return {"ssl_context": self.ssl_context()}
+        return {
+            "ssl_context": self.ssl_context(allow_tls12=endpoint.allow_tls12),
+            "timeouts": endpoint.timeouts,
+            "retry": endpoint.retry,
+        }
+
+    def url_version(self, url: str, version: FhirVersion | None) -> FhirVersion:
+        """``version``, else the configured endpoint's FHIR version, else R4."""
+        endpoint = self.endpoint_for_url(url)
+        return version or (endpoint.fhir_version if endpoint else None) or FhirVersion.R4
 
     def ssl_context(self, *, allow_tls12: bool = False) -> ssl.SSLContext:
         """The mTLS client context with our certificate and trust anchors (built once per TLS floor)."""

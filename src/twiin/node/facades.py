@@ -29,7 +29,7 @@ from twiin.exchange.notified_pull import (
     SenderCore,
 )
 from twiin.exchange.workflow import AssignedId, Fulfiller, Placer
-from twiin.fhir import FhirVersion
+from twiin.fhir import FhirClient, FhirVersion
 from twiin.identifiers import Bsn, Ura
 from twiin.node.base import NodeBase
 from twiin.node.serving import ServerBlocks
@@ -115,20 +115,33 @@ class NotifiedPull:
                 facade.close()
 
 
-class Notifications:
-    """TA Notifications (R4): subscription clients to data holders and our rest-hook receiver."""
+class _Clients:
+    """Keeps the FHIR clients a facade made so the node's ``close()`` closes them."""
 
     def __init__(self, node: Node) -> None:
         self._node = node
+        self._clients: list[FhirClient] = []
+
+    def _fhir(self, ura_or_url: Ura | str, **options: Any) -> FhirClient:
+        client = self._node.fhir(ura_or_url, version=FhirVersion.R4, **options)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Close the FHIR clients made so far."""
+        while self._clients:
+            self._clients.pop().close()
+
+
+class Notifications(_Clients):
+    """TA Notifications (R4): subscription clients to data holders and our rest-hook receiver."""
 
     def subscriptions(
         self, ura_or_url: Ura | str, *, payload_type: PayloadType | str | None = None,
         auth: httpx.Auth | None = None,
     ) -> SubscriptionClient:  # fmt: skip
-        """A subscription client for a data holder's R4 FHIR base (close its ``fhir`` after use)."""
-        fhir = self._node.fhir(ura_or_url, payload_type=payload_type, version=FhirVersion.R4,
-                               auth=auth, raw=True)  # fmt: skip
-        return SubscriptionClient(fhir)
+        """A subscription client for a data holder's R4 FHIR base (closed with the node)."""
+        return SubscriptionClient(self._fhir(ura_or_url, payload_type=payload_type, auth=auth, raw=True))
 
     def receiver(
         self, on_event: Callable[[ReceivedEvent], None], client: SubscriptionClient | None = None
@@ -137,19 +150,16 @@ class Notifications:
         return HookReceiver(on_event, client)
 
 
-class Workflow:
+class Workflow(_Clients):
     """TA Workflow (R4): the Placer and the Fulfiller halves over a Placer's FHIR base."""
-
-    def __init__(self, node: Node) -> None:
-        self._node = node
 
     def placer(self, url: str, *, identifier_system: str, auth: httpx.Auth | None = None) -> Placer:
         """The Placer over its own FHIR server at ``url``."""
-        client = self._node.fhir(url, version=FhirVersion.R4, auth=auth)
+        client = self._fhir(url, auth=auth)
         return Placer(client, ura=self._node.ura, identifier_system=identifier_system,
                       auditor=self._node.auditor)  # fmt: skip
 
     def fulfiller(self, url: str, *, owner: AssignedId, auth: httpx.Auth | None = None) -> Fulfiller:
         """A Fulfiller for HealthcareService ``owner`` over the Placer at ``url``."""
-        client = self._node.fhir(url, version=FhirVersion.R4, auth=auth)
+        client = self._fhir(url, auth=auth)
         return Fulfiller(client, owner=owner, auditor=self._node.auditor)

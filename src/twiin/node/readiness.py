@@ -139,7 +139,7 @@ def _token_check(client: httpx.Client, name: str, url: str, signer: AssertionSig
     except TwiinError as exc:
         return Check(f"token {name}", "fail", exc.message)
     lifetime = int(token.expires_at - token.issued_at)
-    return Check(f"token {name}", "ok", f"{token.token_type} token obtained (expires in {lifetime}s)")
+    return Check(f"token {name}", "ok", f"access token obtained (expires in {lifetime}s)")
 
 
 def _peers(settings: NodeSettings, config: TwiinConfig) -> tuple[int, Check | None]:

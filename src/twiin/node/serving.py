@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from twiin.auth import AssertionSigner, CrlSource
+from twiin.auth import CrlSource
 from twiin.auth.server import (
     AssertionPolicy,
     AuthorizationBaseStore,
@@ -32,7 +32,12 @@ __all__ = ["ServerBlocks"]
 
 
 class ServerBlocks:
-    """Our token issuer, token endpoint, pull guard and notification receiver, built on demand."""
+    """Our token issuer, token endpoint, pull guard and notification receiver, built on demand.
+
+    ``bases`` is the authorization base store shared by the sender (which issues) and our token
+    endpoint and pull guard (which check). To send on behalf of a GtK served elsewhere (e.g. the
+    sandbox's hospital), assign its store to ``bases`` before the first ``notify``.
+    """
 
     def __init__(self, node: NodeBase, bases: AuthorizationBaseStore | None = None) -> None:
         self._node = node
@@ -51,7 +56,7 @@ class ServerBlocks:
     def issuer(self) -> TokenIssuer:
         """Issues and checks the access tokens of our endpoints (signed with our certificate's key)."""
         if self._issuer is None:
-            self._issuer = TokenIssuer(AssertionSigner(self._node.credentials), issuer=self.token_url)
+            self._issuer = TokenIssuer(self._node.signer, issuer=self.token_url)
         return self._issuer
 
     def token_endpoint(self, *, crl: CrlSource | None = None, check_revocation: bool = True) -> TokenEndpoint:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
@@ -20,6 +20,8 @@ from twiin.node.parts import Resolver, sync_consent, sync_directory
 from twiin.settings import NodeSettings
 
 __all__ = ["Node"]
+
+T = TypeVar("T")
 
 
 def close_quietly(obj: object) -> None:
@@ -61,41 +63,41 @@ class Node(NodeBase):
         while self._closing:
             close_quietly(self._closing.pop())
 
-    def _own(self, obj: Any) -> Any:
+    def _own(self, obj: T) -> T:
         self._closing.append(obj)
         return obj
 
     @cached_property
     def directory(self) -> Resolver:
         """The address resolver ``[addressing]`` names."""
-        return self._own(sync_directory(self))  # type: ignore[no-any-return]
+        return self._own(sync_directory(self))
 
     @cached_property
     def consent(self) -> LocalConsentRegister | MitzClient:
         """The consent checker ``[consent]`` names."""
-        return self._own(sync_consent(self))  # type: ignore[no-any-return]
+        return self._own(sync_consent(self))
 
     @cached_property
     def notified_pull(self) -> NotifiedPull:
         """TA Notified Pull (sender notify, receiver accept and pull, server blocks)."""
-        return self._own(NotifiedPull(self))  # type: ignore[no-any-return]
+        return self._own(NotifiedPull(self))
 
     @cached_property
     def notifications(self) -> Notifications:
         """TA Notifications (subscription clients, rest-hook receiver)."""
-        return Notifications(self)
+        return self._own(Notifications(self))
 
     @cached_property
     def workflow(self) -> Workflow:
         """TA Workflow (Placer, Fulfiller)."""
-        return Workflow(self)
+        return self._own(Workflow(self))
 
     def resolve_base(
         self, ura_or_url: Ura | str, payload_type: PayloadType | str | None, version: FhirVersion | None
     ) -> tuple[str, FhirVersion]:
         """A FHIR base URL and version: the URL itself, or the first directory match for the URA."""
         if is_url(ura_or_url):
-            return str(ura_or_url), version or FhirVersion.R4
+            return str(ura_or_url), self.url_version(str(ura_or_url), version)
         found = self.directory.resolve(ura_or_url, self.payload(payload_type), fhir_version=version)
         return found[0].address, version or found[0].fhir_version or FhirVersion.R4
 
@@ -113,4 +115,4 @@ class Node(NodeBase):
         The caller owns (closes) the client; ``auth`` is typically ``node.token_auth(...)``.
         """
         base, fhir_version = self.resolve_base(ura_or_url, payload_type, version)
-        return FhirClient(base, fhir_version, ssl_context=self.ssl_context(), auth=auth, raw=raw)
+        return FhirClient(base, fhir_version, auth=auth, raw=raw, **self.client_options(base))

@@ -79,7 +79,7 @@ def test_workflow_placer_and_fulfiller_over_mtls(
     assert "workflow" in actions
 
 
-def test_subscription_client_targets_the_url(
+def test_facade_clients_close_with_the_node(
     tmp_path: Path, pki: TestPKI, placer_server: RunningServer
 ) -> None:
     with Node.from_file(write_node(tmp_path, pki), environ={}) as node:
@@ -87,7 +87,10 @@ def test_subscription_client_targets_the_url(
         assert isinstance(client, SubscriptionClient)
         assert client.base_url == placer_server.url("fhir")
         assert client.fhir.core.version is FhirVersion.R4
-        client.fhir.close()
+        placer = node.workflow.placer(placer_server.url("fhir"), identifier_system="https://p.example/task")
+        assert not client.fhir._http.is_closed
+    assert client.fhir._http.is_closed  # the node closed the clients its facades made
+    assert placer._backend.client._http.is_closed
 
 
 @pytest.mark.anyio
@@ -104,7 +107,7 @@ async def test_async_workflow_and_notifications(
         assert isinstance(fulfiller, AsyncFulfiller)
         subscriptions = await node.notifications.subscriptions(base)
         assert isinstance(subscriptions, AsyncSubscriptionClient)
-        await subscriptions.fhir.close()
+    assert subscriptions.fhir._http.is_closed
 
 
 def _public(cls: type) -> set[str]:

@@ -158,3 +158,24 @@ def test_async_node_runs_the_same_checks(tmp_path: Path, pki: TestPKI) -> None:
     with pytest.raises(ConfigurationError) as caught:
         AsyncNode.from_file(write_node(tmp_path, pki, issued=other), environ={})
     assert caught.value.setting == "participant.ura"
+
+
+def test_encrypted_key_with_password_from_the_environment(tmp_path: Path, pki: TestPKI) -> None:
+    issued = pki.issue_server(ura="11111111", key_type="ec256")
+    config = base_config()
+    config["credentials"] = {**config["credentials"], "password_env": "NODE_KEY_PASSWORD"}
+    path = write_node(tmp_path, pki, config, issued=issued)
+    (tmp_path / "key.pem").write_bytes(issued.key_pem(b"s3cret-pass"))
+    with pytest.raises(ConfigurationError) as caught:
+        Node.from_file(path, environ={})
+    assert caught.value.setting == "credentials.password"
+    with Node.from_file(path, environ={"NODE_KEY_PASSWORD": "s3cret-pass"}) as node:
+        assert node.ura.value == "11111111"
+
+
+def test_environment_overrides_participant(tmp_path: Path, pki: TestPKI) -> None:
+    issued = pki.issue_server(ura="22222222", key_type="ec256")
+    path = write_node(tmp_path, pki, issued=issued)  # the file says 11111111
+    assert _setting(path) == "participant.ura"
+    with Node.from_file(path, environ={"TWIIN_PARTICIPANT_URA": "22222222"}) as node:
+        assert node.ura.value == "22222222"

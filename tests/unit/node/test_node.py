@@ -209,3 +209,20 @@ async def test_async_node_shares_the_local_register_with_the_pull_guard(tmp_path
             requester_type=ProviderType("Z3"), professional=node.professional(), role=RoleCode("01.015"),
         )  # fmt: skip
         assert (await node.consent.check(question)).allowed()
+
+
+def test_fhir_url_of_a_configured_endpoint_uses_its_settings(
+    tmp_path: Path, pki: TestPKI, fhir_server: RunningServer
+) -> None:
+    base = fhir_server.url("fhir")
+    config = {
+        **base_config(),
+        "endpoints": {"peer": {"base_url": base, "fhir_version": "STU3", "timeout": 7}},
+    }
+    with Node.from_file(write_node(tmp_path, pki, config), environ={}) as node:
+        assert node.endpoint_for_url(base + "/Patient") is node.endpoint("peer")
+        assert node.endpoint_for_url("https://elsewhere.example/fhir") is None
+        with node.fhir(base, raw=True) as client:
+            assert client.core.version is FhirVersion.STU3
+            assert client.read("Patient", "p1").json["language"] == "mtls"
+        assert node.client_options(base)["timeouts"].read == 7

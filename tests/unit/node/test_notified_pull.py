@@ -8,6 +8,7 @@ through the configured static address book; token endpoints follow the ``token.p
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -158,3 +159,16 @@ async def test_async_node_notify_and_pull(pair: Pair, nodes: tuple[Node, Node]) 
         result = await gp.notified_pull.pull(pair.accepted[-1])
         assert result.ok, [(r.step.target, r.error) for r in result.failures]
         assert len(result.results) == 2
+
+
+def test_no_bsn_or_token_in_debug_logs(
+    nodes: tuple[Node, Node], pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    hospital, gp = nodes
+    with caplog.at_level(logging.DEBUG, logger="twiin"):
+        hospital.notified_pull.notify(RECEIVER, PATIENT, QUERIES[:2])
+        assert gp.notified_pull.pull(pair.accepted[-1]).ok
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert caplog.records, "expected debug logging from the exchange"
+    assert PATIENT.value not in text
+    assert "eyJ" not in text  # no JWT (access token or assertion)
