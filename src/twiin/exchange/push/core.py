@@ -124,7 +124,14 @@ def _bundle_dict(bundle: Any) -> dict[str, Any]:
         raise ConfigurationError("bundle", "a pushed Bundle is a transaction, batch or message")
     if not data.get("entry"):
         raise ConfigurationError("bundle", "the Bundle has no entries")
+    if data["type"] == "message" and not _message_id(data):
+        raise ConfigurationError("bundle", "a message starts with a MessageHeader that has an id")
     return data
+
+
+def _message_id(bundle: Mapping[str, Any]) -> str:
+    header_id = (_message_header(bundle) or {}).get("id")
+    return header_id if isinstance(header_id, str) else ""
 
 
 def _message_header(bundle: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -209,11 +216,7 @@ class PushCore:
         correlation = str(data.get("id") or uuid.uuid4())
 
         if kind == "message":
-            header = _message_header(data)
-            header_id = (header or {}).get("id")
-            if not isinstance(header_id, str) or not header_id:
-                raise ConfigurationError("bundle", "a message starts with a MessageHeader that has an id")
-            correlation = header_id
+            header_id = correlation = _message_id(data)
             op = fhir.operation("process-message", method="POST", body=data)
 
             def parse_message(response: httpx.Response) -> PushReceipt:
