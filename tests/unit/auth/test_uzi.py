@@ -203,3 +203,25 @@ def test_tls_connection_without_handshake_or_peer_certificate(
     client, _ = _identities_over_tls(no_client_cert, client_ssl_context(None, pki.trust_anchors))
     assert isinstance(client, UziIdentityError)
     assert "no certificate" in str(client)
+
+
+def test_identity_of_an_expired_certificate_is_readable(pki: TestPKI) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from twiin.auth import verify_chain
+    from twiin.errors import ChainValidationError
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    ended = now - timedelta(hours=2)  # the test CAs are valid from a day ago
+    old = pki.issue_server(
+        ura="12345678", key_type="ec256", not_before=now - timedelta(hours=20), not_after=ended
+    )
+    ident = uzi_identity(old.certificate)  # no chain validation, no clock
+    assert ident.ura == Ura("12345678")
+    assert ident.not_after == ended
+    with pytest.raises(ChainValidationError, match="not valid"):
+        verify_chain(old.chain, pki.trust_anchors, now=now, check_revocation=False)
+    inside = now - timedelta(hours=10)  # the explicit clock decides
+    assert (
+        verify_chain(old.chain, pki.trust_anchors, now=inside, check_revocation=False)[0] == old.certificate
+    )
