@@ -60,6 +60,7 @@ __all__ = [
     "TlsClientAuth",
     "TokenAuth",
     "TokenExchangeAuth",
+    "checked_token_endpoint",
 ]
 
 log = get_logger(__name__)
