@@ -4,8 +4,9 @@
 inside a batch or transaction Bundle, is vetted by :func:`twiin.exchange.workflow.guard_task_write`
 for the calling organisation (the workflow state machine, which elements each party may change,
 ``If-Match``, the Twiin profile) before it reaches the
-:class:`~twiin.testing.fhir_store.FhirStoreServer`. The caller's URA comes from ``identify``: by
-default the UZI server certificate it presented over mTLS.
+:class:`~twiin.testing.fhir_store.FhirStoreServer`; every other write (a ServiceRequest, a
+deletion) only the placer itself may make. Reads are open to every caller that got through mTLS.
+The caller's URA comes from ``identify``: by default the UZI server certificate it presented.
 
 With ``subscriptions`` (a :class:`~twiin.exchange.notifications.SubscriptionServerCore`) it is
 also a TA Notifications data holder: ``[base]/Subscription`` is served by the core, and every
@@ -85,9 +86,12 @@ class PlacerFhirServer:
             return self.subscriptions.handle(request)
         if not segs and request.method.upper() == "POST":
             return self._bundle(request)
-        write = segs[:1] == ["Task"] and request.method.upper() in ("POST", "PUT", "PATCH") and len(segs) <= 2
-        if not write:
+        method = request.method.upper()
+        if method in ("GET", "HEAD") or (method == "POST" and segs[-1:] == ["_search"]):
             return self.fhir.handle(request)
+        task_write = segs[:1] == ["Task"] and method in ("POST", "PUT", "PATCH") and len(segs) <= 2
+        if not task_write:
+            return self._placer_only(request)
         refusal = self._vet(request, segs)
         if refusal is not None:
             return refusal
@@ -95,6 +99,12 @@ class PlacerFhirServer:
         if answer.status in (200, 201) and answer.body:
             self._publish(answer.json_body(), request.method.upper())
         return answer
+
+    def _placer_only(self, request: IncomingRequest) -> Answer:
+        """Every other write (other resources, deleting a Task) is the placer's own business."""
+        if self._identify(request) != self.placer_ura:
+            return Answer.outcome(403, "forbidden", "only the placer writes here besides Task updates")
+        return self.fhir.handle(request)
 
     def _bundle(self, request: IncomingRequest) -> Answer:
         """A batch/transaction: Task changes are published once it succeeded (never for a rollback)."""

@@ -165,3 +165,13 @@ def test_background_dispatch_does_not_push_outside_the_sandbox(core: Subscriptio
                 time.sleep(0.01)
     assert not thread.is_alive()
     assert core.pending == []
+
+
+def test_other_writes_are_the_placers_own(placer: PlacerFhirServer) -> None:
+    task_id = call(placer, "POST", "/Task", ex.ct_invited(), PLACER).json_body()["id"]
+    for caller in (FULFILLER_A, STRANGER, None):
+        assert call(placer, "DELETE", f"/Task/{task_id}", None, caller).status == 403
+        assert call(placer, "POST", "/ServiceRequest", ex.service_request(), caller).status == 403
+    assert call(placer, "GET", f"/Task/{task_id}", None, FULFILLER_A).status == 200  # reading is open
+    assert call(placer, "POST", "/ServiceRequest", ex.service_request(), PLACER).status == 201
+    assert call(placer, "DELETE", f"/Task/{task_id}", None, PLACER).status == 204
