@@ -150,7 +150,7 @@ class Sandbox:
     def _start_directory_and_mitz(self, stack: ExitStack) -> None:
         """The mCSD directory (seeded once the GtKs' addresses are known) and the fake Mitz."""
         self.directory_store = MemoryFhirStore()
-        mcsd = FhirStoreServer(self.directory_store, FhirVersion.R4, base_path="/mcsd")
+        mcsd = FhirStoreServer(self.directory_store, FhirVersion.R4, base_path="/mcsd", read_only=True)
         self.directory_server = self._serve(stack, DIRECTORY_OPERATOR, Router({"/mcsd": mcsd}))
         self.directory_url = self.directory_server.url("mcsd")
         self.mitz = FakeMitz(require_client_certificate=True)

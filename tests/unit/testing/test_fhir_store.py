@@ -440,3 +440,28 @@ def test_formatting_parameters_are_accepted(server: FhirStoreServer) -> None:
     assert call(server, "GET", "/Organization?_pretty=true&_format=json").json_body()["total"] == 1
     assert call(server, "GET", f"/Organization/{rid}?_format=application/fhir%2Bjson").status == 200
     assert call(server, "GET", f"/Organization/{rid}/_history/1?_pretty=false").status == 200
+
+
+def test_a_read_only_server_refuses_writes() -> None:
+    store = MemoryFhirStore()
+    rid = store.create(org("1", "A")).id
+    server = FhirStoreServer(store, FhirVersion.R4, read_only=True)
+    assert call(server, "GET", f"/Organization/{rid}").status == 200
+    assert call(server, "GET", "/Organization/_history").status == 200
+    form = IncomingRequest(
+        "POST",
+        BASE + "/Organization/_search",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"name=A",
+    )
+    assert server.handle(form).json_body()["total"] == 1
+    for method, path in (
+        ("POST", "/Organization"),
+        ("PUT", f"/Organization/{rid}"),
+        ("DELETE", f"/Organization/{rid}"),
+        ("POST", ""),
+    ):
+        answer = call(server, method, path, org("2", "B"))
+        assert answer.status == 405, (method, path)
+        assert answer.json_body()["resourceType"] == "OperationOutcome"
+    assert [o["name"] for o in store.all_current("Organization")] == ["A"]

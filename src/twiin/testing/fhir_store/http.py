@@ -24,7 +24,10 @@ _JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
 
 class FhirStoreServer:
-    """Routes FHIR REST interactions to a store under ``base_path`` (e.g. ``/fhir``)."""
+    """Routes FHIR REST interactions to a store under ``base_path`` (e.g. ``/fhir``).
+
+    ``read_only`` refuses every write (a Query Directory: its content comes from elsewhere).
+    """
 
     def __init__(
         self,
@@ -35,6 +38,7 @@ class FhirStoreServer:
         validate: bool = True,
         public_base: Callable[[IncomingRequest], str] | None = None,
         entry_handler: Callable[[IncomingRequest], Answer] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.store = store
         self.version = version
@@ -42,6 +46,7 @@ class FhirStoreServer:
         self.validate = validate
         self._public_base = public_base
         self.entry_handler = entry_handler or self.handle
+        self.read_only = read_only
         """Answers each entry of a batch/transaction (a guard in front of the store can hook in here)."""
 
     # -- entry point --------------------
@@ -70,6 +75,9 @@ class FhirStoreServer:
         method = request.method.upper()
         params = request.query
         _check_format(request, params)
+        searching = method == "POST" and segs[-1:] == ["_search"]
+        if self.read_only and method not in ("GET", "HEAD") and not searching:
+            raise StoreError(405, "not-supported", "this server is read-only")
         if method == "POST" and len(segs) == 2 and segs[1] == "_search":
             params = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
             return self._search(request, segs[0], params)
