@@ -54,6 +54,7 @@ def _describe(box: Sandbox) -> None:
     for name, entry in info["participants"].items():
         click.echo(f"  {name:<9} URA {entry['ura']}  FHIR {entry['fhir_base']}  token {entry['token_url']}")
         click.echo(f"            config {entry['config']}")
+    click.echo(f"  placer Subscription topic (TA Notifications)  {info['topics']['workflow']}")
     click.echo(f"  trust anchors        {box.dir / 'ca.pem'}")
     click.echo(f"  network description  {box.dir / 'sandbox.json'} (also lists the two test patients)")
     click.echo("Ready. Press Ctrl-C to stop.")
