@@ -174,3 +174,10 @@ def test_pull_without_consent_is_refused(sandbox: Sandbox) -> None:
     denials = [e for e in sandbox.sender_audit.events if e.outcome == "denied"]
     assert denials
     assert all(e.detail == "no consent" for e in denials)
+
+
+def test_built_in_gtks_resolve_through_the_live_directory(sandbox: Sandbox) -> None:
+    assert sandbox.resolver is sandbox.network.resolver
+    assert isinstance(sandbox.resolver, LiveDirectory)
+    [task_endpoint] = sandbox.resolver.resolve(GP.ura, pt.TWIIN_TA_NOTIFICATION)
+    assert task_endpoint.address == sandbox.info["participants"]["gp"]["fhir_base"]

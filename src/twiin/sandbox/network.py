@@ -187,7 +187,8 @@ class Sandbox:
         def live_directory(net: NotifiedPullNetwork) -> LiveDirectory:
             self._seed_directory(net)
             context = client_ssl_context(net.sender_creds, trust)
-            return stack.enter_context(LiveDirectory(self.directory_url, ssl_context=context))
+            self.live_directory = LiveDirectory(self.directory_url, ssl_context=context)
+            return stack.enter_context(self.live_directory)
 
         def mitz_client(net: NotifiedPullNetwork) -> MitzClient:
             return stack.enter_context(MitzClient(self.mitz_url, credentials=net.sender_creds, trust=trust))
@@ -309,9 +310,7 @@ class Sandbox:
     @property
     def resolver(self) -> LiveDirectory:
         """The live mCSD directory both built-in GtKs resolve through."""
-        resolver = self.network.resolver
-        assert isinstance(resolver, LiveDirectory)
-        return resolver
+        return self.live_directory
 
     @property
     def store(self) -> MemoryFhirStore:
