@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +30,6 @@ SANDBOX_EXAMPLES: dict[str, list[str]] = {
     ],
     "access_token.py": ["token requests: 1", "JWT-bearer grant with an unknown authorization base: invalid_grant"],
     "bgz_sender.py": ["notified 22222222 at https://127.0.0.1:", ": HTTP 201", "29 queries", "cancelled: 200"],
-    "workflow_fulfiller.py": ["new Task: ", "version 1 focus ServiceRequest/", "done: completed version 4"],
-    "subscription_client.py": ["status requested", "read back: https://gp.example.org/fhir/notifications",
-                               "retired: off"],
 }  # fmt: skip
 
 
@@ -52,7 +50,14 @@ def test_identifiers_example_runs() -> None:
 
 def test_every_example_is_tested() -> None:
     scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
-    assert scripts == {"identifiers.py", "bgz_receiver.py", "push_pull.py", *SANDBOX_EXAMPLES}
+    own_tests = {
+        "identifiers.py",
+        "bgz_receiver.py",
+        "push_pull.py",
+        "subscription_client.py",
+        "workflow_fulfiller.py",
+    }
+    assert scripts == {*own_tests, *SANDBOX_EXAMPLES}
 
 
 @pytest.mark.e2e
@@ -64,6 +69,45 @@ def test_sandbox_example_runs(sandbox: Sandbox, name: str) -> None:
         assert expected in result.stdout, (expected, result.stdout)
     assert WITH_CONSENT.value not in result.stdout
     assert NO_CONSENT.value not in result.stdout
+
+
+def _field(pattern: str, output: str) -> str:
+    found = re.search(pattern, output, re.MULTILINE)
+    assert found is not None, (pattern, output)
+    return found.group(1)
+
+
+@pytest.mark.e2e
+def test_subscription_client_receives_the_event_of_the_task_the_placer_assigned(sandbox: Sandbox) -> None:
+    result = _run("subscription_client.py", str(sandbox.dir))
+    assert result.returncode == 0, result.stderr
+    sub_id = _field(r"^subscribed: (\S+) status requested$", result.stdout)
+    task_id = _field(r"^event 1 \(notification\): https://127\.0\.0\.1:\d+/fhir/Task/(\S+) status requested$",
+                     result.stdout)  # fmt: skip
+    assert "handshake answered: subscription active" in result.stdout
+    assert "the event is our new Task: True" in result.stdout
+    assert "retired: off" in result.stdout
+    stored = sandbox.placer_store.current("Task", task_id)
+    assert stored is not None
+    assert stored.resource is not None
+    assert stored.resource["owner"]["identifier"]["value"] == "district-nursing"
+    assert sandbox.subscriptions.records[sub_id].status == "off"
+    assert WITH_CONSENT.value not in result.stdout
+
+
+@pytest.mark.e2e
+def test_workflow_fulfiller_completes_the_task_it_was_given(sandbox: Sandbox) -> None:
+    result = _run("workflow_fulfiller.py", str(sandbox.dir))
+    assert result.returncode == 0, result.stderr
+    placed = _field(r"^placed Task: (\S+)$", result.stdout)
+    assert f"new Task: {placed} version 1 focus ServiceRequest/" in result.stdout
+    assert "done: completed version 4" in result.stdout
+    assert f"placer sees Task {placed}: completed, output ['wound healed']" in result.stdout
+    stored = sandbox.placer_store.current("Task", placed)
+    assert stored is not None
+    assert stored.resource is not None
+    assert stored.resource["status"] == "completed"
+    assert WITH_CONSENT.value not in result.stdout
 
 
 @pytest.mark.e2e

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 from twiin._http import create_async_client
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
-from twiin.exchange.notifications import AsyncNotificationReceiver, AsyncSubscriptionClient, ReceivedEvent
+from twiin.exchange.notifications import (
+    AsyncNotificationReceiver,
+    AsyncSubscriptionClient,
+    ReceivedEvent,
+    ReceiverCore,
+)
 from twiin.exchange.notified_pull import (
     AsyncNotificationSender,
     AsyncPuller,
@@ -135,8 +140,14 @@ class AsyncNotifications(_AsyncClients):
         on_event: Callable[[ReceivedEvent], Awaitable[None]],
         client: AsyncSubscriptionClient | None = None,
     ) -> AsyncNotificationReceiver:
-        """Our rest-hook endpoint block (``await handle(request) -> Answer``)."""
-        return AsyncNotificationReceiver(on_event, client)
+        """Our rest-hook endpoint block (``await handle(request) -> Answer``).
+
+        With ``client``, a handshake for a new Subscription at its data holder registers that
+        Subscription (it may come before ``client.create`` returns); other notifications are
+        accepted for registered Subscriptions only.
+        """
+        core = ReceiverCore(holders=(client.base_url,) if client is not None else ())
+        return AsyncNotificationReceiver(on_event, client, core=core)
 
 
 class AsyncWorkflow(_AsyncClients):

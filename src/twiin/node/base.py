@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from twiin import naming
-from twiin._http import client_ssl_context
+from twiin._http import client_ssl_context, server_ssl_context
 from twiin._http.compat import httpx
 from twiin.addressing import EndpointPolicy, PayloadType
 from twiin.audit import Auditor, AuditSink, JsonLinesSink, LoggingSink, MemorySink, Pseudonymizer
@@ -133,6 +133,11 @@ class NodeBase:
             found = client_ssl_context(self.credentials, self.trust, allow_tls12=allow_tls12)
             self._contexts[allow_tls12] = found
         return found
+
+    def server_ssl_context(self, *, allow_tls12: bool = False) -> ssl.SSLContext:
+        """An mTLS server context for hosting our endpoints (a rest-hook, a Task endpoint):
+        our certificate, and client certificates required and checked against our trust anchors."""
+        return server_ssl_context(self.credentials, self.trust, allow_tls12=allow_tls12)
 
     @property
     def endpoint_policy(self) -> EndpointPolicy:

@@ -15,7 +15,7 @@ from twiin._http import create_client
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
 from twiin.exchange.notifications import NotificationReceiver as HookReceiver
-from twiin.exchange.notifications import ReceivedEvent, SubscriptionClient
+from twiin.exchange.notifications import ReceivedEvent, ReceiverCore, SubscriptionClient
 from twiin.exchange.notified_pull import (
     Notification,
     NotificationSender,
@@ -146,8 +146,14 @@ class Notifications(_Clients):
     def receiver(
         self, on_event: Callable[[ReceivedEvent], None], client: SubscriptionClient | None = None
     ) -> HookReceiver:
-        """Our rest-hook endpoint block (``handle(request) -> Answer``)."""
-        return HookReceiver(on_event, client)
+        """Our rest-hook endpoint block (``handle(request) -> Answer``).
+
+        With ``client``, a handshake for a new Subscription at its data holder registers that
+        Subscription (it may come before ``client.create`` returns); other notifications are
+        accepted for registered Subscriptions only.
+        """
+        core = ReceiverCore(holders=(client.base_url,) if client is not None else ())
+        return HookReceiver(on_event, client, core=core)
 
 
 class Workflow(_Clients):

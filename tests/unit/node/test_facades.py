@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 
 from tests.support.node_config import base_config, write_node
-from twiin._http import server_ssl_context
-from twiin.exchange.notifications import AsyncSubscriptionClient, SubscriptionClient
+from twiin._http import client_ssl_context, server_ssl_context
+from twiin._http.compat import httpx
+from twiin.exchange.notifications import (
+    AsyncSubscriptionClient,
+    ReceivedEvent,
+    SubscriptionClient,
+    SubscriptionServerCore,
+    build_subscription,
+)
 from twiin.exchange.workflow import AssignedId, AsyncFulfiller, AsyncPlacer, Invitation, service_request
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
@@ -110,6 +117,47 @@ async def test_async_workflow_and_notifications(
         subscriptions = await node.notifications.subscriptions(base)
         assert isinstance(subscriptions, AsyncSubscriptionClient)
     assert subscriptions.fhir._http.is_closed
+
+
+def test_a_node_hosts_its_rest_hook_over_mtls(
+    tmp_path: Path, pki: TestPKI, placer_server: RunningServer
+) -> None:
+    base = placer_server.url("fhir")
+    holder = SubscriptionServerCore(base)
+    got: list[ReceivedEvent] = []
+    with Node.from_file(write_node(tmp_path, pki, _node_config("22222222")), environ={}) as node:
+        hook = node.notifications.receiver(got.append, node.notifications.subscriptions(base))
+        with serve(hook.handle, node.server_ssl_context()) as server:
+            record = holder.subscribe(
+                build_subscription(topic="https://placer.example.org/topic", endpoint=server.url("hook")),
+                datetime.now(UTC),
+            )
+            (handshake,) = holder.take_pending()
+            headers = {"content-type": "application/fhir+json"}
+            placer = pki.issue_server(ura="33333333", key_type="ec256").credentials()
+            with httpx.Client(verify=client_ssl_context(placer, pki.trust_anchors)) as http:
+                answer = http.post(server.url("hook"), content=handshake.body, headers=headers)
+            with (  # no client certificate: the TLS handshake fails
+                httpx.Client(verify=client_ssl_context(None, pki.trust_anchors)) as anonymous,
+                pytest.raises(httpx.TransportError),
+            ):
+                anonymous.post(server.url("hook"), content=handshake.body, headers=headers)
+    assert answer.status_code == 200  # the handshake registered the Subscription at this holder
+    assert hook.core.progress(record.url).status == "active"
+
+
+@pytest.mark.anyio
+async def test_the_async_rest_hook_accepts_handshakes_from_its_holder(tmp_path: Path, pki: TestPKI) -> None:
+    base = "https://placer.example.org/fhir"
+    async with AsyncNode.from_file(write_node(tmp_path, pki), environ={}) as node:
+
+        async def ignore(event: ReceivedEvent) -> None:
+            return None
+
+        hook = node.notifications.receiver(ignore, await node.notifications.subscriptions(base))
+        alone = node.notifications.receiver(ignore)
+    assert hook.core.holders == (f"{base}/Subscription/",)
+    assert alone.core.holders == ()
 
 
 def _public(cls: type) -> set[str]:

@@ -277,3 +277,37 @@ def test_no_authorization_value_in_logs(caplog: pytest.LogCaptureFixture) -> Non
     reception = core.receive(post(json.dumps(body).encode()), NOW)
     assert reception.fresh[0].authorization is not None
     assert "Zk3p9QxT2mVb7LcW8nRy" not in caplog.text + repr(reception)
+
+
+def test_a_handshake_from_a_named_holder_registers_its_subscription() -> None:
+    holder = Holder()
+    (hs,) = holder.take()
+    (event,) = holder.publish()
+    got: list[ReceivedEvent] = []
+    early = NotificationReceiver(got.append, core=ReceiverCore(holders=[BASE + "/"]))
+    assert early.handle(post(event)).status == 404  # an event never registers a Subscription
+    assert early.handle(post(hs)).status == 200
+    assert early.core.progress(holder.record.url).status == "active"
+    assert early.handle(post(event)).status == 200
+    assert [e.number for e in got] == [1]
+    other = NotificationReceiver(got.append, core=ReceiverCore(holders=["https://other.example.org/fhir"]))
+    assert other.handle(post(hs)).status == 404
+
+
+def _handshake_for(handshake: bytes, url: str) -> IncomingRequest:
+    bundle = json.loads(handshake)
+    for entry in bundle["entry"]:
+        for parameter in entry.get("resource", {}).get("parameter", []):
+            if parameter["name"] == "subscription":
+                parameter["valueReference"]["reference"] = url
+                entry["request"]["url"] = f"{url}/$status"
+    return post(json.dumps(bundle).encode())
+
+
+def test_a_holder_handshake_must_name_a_subscription_directly_under_it() -> None:
+    (hs,) = Holder().take()
+    core = ReceiverCore(holders=[BASE])
+    for url in (f"{BASE}/Subscription/", f"{BASE}/Subscription/a/b", f"{BASE}x/Subscription/a"):
+        answer = core.receive(_handshake_for(hs, url), NOW).answer
+        assert answer.status == 404, (url, answer.body)
+    assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/a"), NOW).answer.status == 200

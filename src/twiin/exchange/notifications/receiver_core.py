@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -99,13 +99,19 @@ class ReceiverCore:
     """Per-Subscription event tracking for a rest-hook endpoint.
 
     Register the Subscriptions you created with :meth:`expect`; notifications for others are
-    refused unless ``accept_unknown``. Events are marked with :meth:`processed` once the
-    application has handled them, so a failure leads to a retry rather than a lost event.
+    refused unless ``accept_unknown``. ``holders`` names data holder FHIR bases whose handshake
+    for a not yet registered Subscription (``[holder]/Subscription/<id>``) registers it: the
+    handshake may arrive before ``create`` returned its id. Events are marked with
+    :meth:`processed` once the application has handled them, so a failure leads to a retry
+    rather than a lost event.
     """
 
-    def __init__(self, *, accept_unknown: bool = False, max_gap: int = 1000) -> None:
+    def __init__(
+        self, *, accept_unknown: bool = False, max_gap: int = 1000, holders: Sequence[str] = ()
+    ) -> None:
         self.accept_unknown = accept_unknown
         self.max_gap = max_gap
+        self.holders = tuple(h.rstrip("/") + "/Subscription/" for h in holders)
         self._tracks: dict[str, _Track] = {}
 
     def expect(
@@ -156,7 +162,7 @@ class ReceiverCore:
     def _accept(self, notification: Notification, now: datetime) -> Reception:
         status = notification.status
         url = status.subscription
-        if url not in self._tracks and self.accept_unknown:
+        if url not in self._tracks and (self.accept_unknown or self._holder_handshake(notification)):
             self.expect(url, topic=status.topic)
         track = self._track(url)
         if track.topic is not None and status.topic != track.topic:
@@ -185,6 +191,14 @@ class ReceiverCore:
         if duplicates:
             log.info("duplicate notification events ignored: %s", duplicates)
         return Reception(ok, notification, tuple(fresh), tuple(duplicates), missing)
+
+    def _holder_handshake(self, notification: Notification) -> bool:
+        """A handshake for a Subscription directly under one of ``holders``."""
+        url = notification.status.subscription
+        if notification.status.type != "handshake" or not url.startswith(self.holders):
+            return False
+        sub_id = url.rsplit("/Subscription/", 1)[-1]
+        return bool(sub_id) and "/" not in sub_id
 
     def recovered(self, subscription_url: str, answer: Notification) -> list[NotificationEvent]:
         """The not-yet-processed events of a ``$events`` answer, in order."""
