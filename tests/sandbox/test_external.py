@@ -1,0 +1,147 @@
+"""A vendor's own GP receiver joins the sandbox: the directory points at it, the trigger notifies it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+
+from twiin._http import create_client, server_ssl_context
+from twiin.addressing import payload_types as pt
+from twiin.errors import ConfigurationError, ExchangeError, NotAuthorizedError
+from twiin.exchange.notified_pull import Notification
+from twiin.node import Node
+from twiin.sandbox import GP, HOSPITAL, NO_CONSENT, WITH_CONSENT, Sandbox
+from twiin.sandbox.control import request_notify
+from twiin.serving import Answer, IncomingRequest
+from twiin.testing.router import Router
+from twiin.testing.server import serve
+
+pytestmark = pytest.mark.e2e
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the vendor picks theirs before starting the sandbox)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@attrs.define
+class VendorGp:
+    """The vendor's receiving GtK: its own Task endpoint built from the written gp/node.toml."""
+
+    node: Node
+    accepted: list[Notification] = attrs.field(factory=list)
+    answers: list[int] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def task_endpoint(self, request: IncomingRequest) -> Answer:
+        notification, answer = self.node.notified_pull.accept(request)
+        with self.lock:
+            self.answers.append(answer.status)
+            if notification is not None:
+                self.accepted.append(notification)
+        return answer
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def joined(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[tuple[Sandbox, VendorGp]]:
+    folder = tmp_path_factory.mktemp("joined")
+    with Sandbox(folder, external={"gp": f"https://127.0.0.1:{port}/fhir"}) as box:
+        with Node.from_file(box.config_path("gp")) as node:
+            vendor = VendorGp(node)
+            context = server_ssl_context(node.credentials, node.trust)
+            with serve(Router({"/fhir": vendor.task_endpoint}), context, port=port):
+                yield box, vendor
+
+
+def test_the_directory_lists_the_vendors_task_endpoint(joined: tuple[Sandbox, VendorGp], port: int) -> None:
+    box, vendor = joined
+    url = f"https://127.0.0.1:{port}/fhir"
+    [endpoint] = vendor.node.directory.resolve(GP.ura, pt.TWIIN_TA_NOTIFICATION)
+    assert endpoint.address == url
+    assert box.info["participants"]["gp"]["fhir_base"] == url
+    assert box.info["external"] == {"gp": url}
+    assert vendor.node.settings.server.fhir_base == url
+    assert (box.dir / "gp" / "key.pem").is_file()
+
+
+def test_the_vendor_receives_the_notification_and_pulls_everything(joined: tuple[Sandbox, VendorGp]) -> None:
+    box, vendor = joined
+    before = len(box.accepted)
+    summary = request_notify(box.dir, "consent")
+    assert summary["status"] == 201
+    assert summary["queries"] == 29
+    assert summary["patient"] == WITH_CONSENT.masked
+    assert WITH_CONSENT.value not in str(summary)
+    notification = vendor.accepted[-1]
+    assert notification.task.identifier == summary["task"]
+    assert notification.sender == HOSPITAL.ura
+    assert len(box.accepted) == before  # the sandbox's own GP endpoint saw nothing
+    result = vendor.node.notified_pull.pull(notification)
+    assert len(result.results) == 29
+    assert not result.failures
+    assert all(query.ok for query in result.results)
+    assert len(result.resources("Condition")) == 60
+
+
+def test_the_no_consent_pull_is_refused(joined: tuple[Sandbox, VendorGp]) -> None:
+    box, vendor = joined
+    receipt = box.notify_gp(NO_CONSENT)
+    assert receipt.status == 201
+    notification = vendor.accepted[-1]
+    assert notification.task.identifier == receipt.task.identifier
+    result = vendor.node.notified_pull.pull(notification)
+    assert result.resources() == []
+    assert len(result.failures) == 29
+    assert all(isinstance(query.error, NotAuthorizedError) for query in result.failures)
+
+
+def test_a_refused_notification_is_reported(tmp_path: Path) -> None:
+    port = free_port()  # nobody listens: the hospital cannot deliver
+    with Sandbox(tmp_path / "box", external={"gp": f"https://localhost:{port}/fhir"}) as box:
+        with pytest.raises(ExchangeError, match="could not notify the GP"):
+            request_notify(box.dir)
+
+
+@pytest.mark.parametrize(
+    ("external", "message"),
+    [
+        ({"gp": "http://127.0.0.1:8443/fhir"}, "must be an https URL"),
+        ({"gp": "https://example.org:8443/fhir"}, "on 127.0.0.1 or localhost"),
+        ({"gp": "https://127.0.0.1/fhir"}, "explicit port"),
+        ({"gp": "https://127.0.0.1:99999/fhir"}, "not a valid URL"),
+        ({"gp": "https://user:pw@127.0.0.1:8443/fhir"}, "plain FHIR base URL"),
+        ({"pharmacy": "https://127.0.0.1:8443/fhir"}, "unknown sandbox participant 'pharmacy'"),
+        ({"hospital": "https://127.0.0.1:8443/fhir"}, "'hospital' cannot be external yet"),
+    ],
+)
+def test_invalid_external_parties_are_refused(external: dict[str, str], message: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Sandbox(tmp_path, external=external)
+    assert list(tmp_path.iterdir()) == []  # refused before anything was written
+
+
+def test_the_control_route_refuses_other_certificates(joined: tuple[Sandbox, VendorGp]) -> None:
+    box, vendor = joined
+    with create_client(ssl_context=vendor.node.ssl_context()) as client:  # the GP's own certificate
+        answer = client.post(box.info["control"] + "/notify", json={"patient": "consent"})
+    assert answer.status_code == 403
+    assert answer.json()["error"] == "forbidden"
+
+
+def test_request_notify_needs_a_sandbox_directory(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="not a sandbox directory"):
+        request_notify(tmp_path)
+    with pytest.raises(ConfigurationError, match="patient: must be consent or no-consent"):
+        request_notify(tmp_path, "someone")
