@@ -258,7 +258,7 @@ class Sandbox:
             self.directory_store,
             [
                 (HOSPITAL, [Listed("bgz", net.sender_server.url("fhir"), BGZ_SERVER_PAYLOAD, STU3)]),
-                (GP, [Listed("notification", self._gp_base(), NOTIFICATION_PAYLOAD, STU3)]),
+                (GP, [Listed("notification", self._gp_base(net), NOTIFICATION_PAYLOAD, STU3)]),
                 (PLACER, [Listed("fhir", self.placer_url, payload_types.ANY, FhirVersion.R4)]),
             ],
         )  # fmt: skip
@@ -266,7 +266,7 @@ class Sandbox:
     def _write_layout(self) -> None:
         servers = {
             HOSPITAL.key: (self.network.sender_server.url("fhir"), self.network.token_url),
-            GP.key: (self._gp_base(), self.network.receiver_server.url("token")),
+            GP.key: (self._gp_base(self.network), self.network.receiver_server.url("token")),
             PLACER.key: (self.placer_url, self.placer_token_url),
         }
         participants: dict[str, dict[str, str]] = {}
@@ -292,9 +292,9 @@ class Sandbox:
         }
         (self.dir / "sandbox.json").write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
 
-    def _gp_base(self) -> str:
+    def _gp_base(self, net: NotifiedPullNetwork) -> str:
         """The GP's FHIR base (Task endpoint): the vendor's when the GP is external."""
-        return self.external.get(GP.key) or self.network.receiver_server.url("fhir")
+        return self.external.get(GP.key) or net.receiver_server.url("fhir")
 
     # -- actions ------------------------------------------------------------------------------------
     def notify_gp(self, patient: Bsn = WITH_CONSENT, queries: Sequence[BgzQuery] = bgz.QUERIES) -> Receipt:
