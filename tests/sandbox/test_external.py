@@ -2,51 +2,19 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import pytest
 
-from twiin._http import create_client, server_ssl_context
+from tests.sandbox.vendor import VendorGp, free_port, vendor_gp
+from twiin._http import create_client
 from twiin.addressing import payload_types as pt
 from twiin.errors import ConfigurationError, ExchangeError, NotAuthorizedError
-from twiin.exchange.notified_pull import Notification
-from twiin.node import Node
 from twiin.sandbox import GP, HOSPITAL, NO_CONSENT, WITH_CONSENT, Sandbox
 from twiin.sandbox.control import request_notify
-from twiin.serving import Answer, IncomingRequest
-from twiin.testing.router import Router
-from twiin.testing.server import serve
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the vendor picks theirs before starting the sandbox)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@attrs.define
-class VendorGp:
-    """The vendor's receiving GtK: its own Task endpoint built from the written gp/node.toml."""
-
-    node: Node
-    accepted: list[Notification] = attrs.field(factory=list)
-    answers: list[int] = attrs.field(factory=list)
-    lock: threading.Lock = attrs.field(factory=threading.Lock)
-
-    def task_endpoint(self, request: IncomingRequest) -> Answer:
-        notification, answer = self.node.notified_pull.accept(request)
-        with self.lock:
-            self.answers.append(answer.status)
-            if notification is not None:
-                self.accepted.append(notification)
-        return answer
 
 
 @pytest.fixture(scope="module")
@@ -58,11 +26,8 @@ def port() -> int:
 def joined(tmp_path_factory: pytest.TempPathFactory, port: int) -> Iterator[tuple[Sandbox, VendorGp]]:
     folder = tmp_path_factory.mktemp("joined")
     with Sandbox(folder, external={"gp": f"https://127.0.0.1:{port}/fhir"}) as box:
-        with Node.from_file(box.config_path("gp")) as node:
-            vendor = VendorGp(node)
-            context = server_ssl_context(node.credentials, node.trust)
-            with serve(Router({"/fhir": vendor.task_endpoint}), context, port=port):
-                yield box, vendor
+        with vendor_gp(str(box.config_path("gp")), port) as vendor:
+            yield box, vendor
 
 
 def test_the_directory_lists_the_vendors_task_endpoint(joined: tuple[Sandbox, VendorGp], port: int) -> None:
