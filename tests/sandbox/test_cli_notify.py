@@ -62,6 +62,15 @@ def test_notify_without_a_sandbox_is_a_usage_error(tmp_path: Path) -> None:
     result = _invoke("sandbox", "notify", "--dir", str(tmp_path))
     assert result.exit_code == 2
     assert "not a sandbox directory" in result.output
+    assert _invoke("sandbox", "notify", "--patient", "someone", "--dir", str(tmp_path)).exit_code == 2
+
+
+def test_notify_reads_the_sandbox_directory_from_the_environment(sandbox: Sandbox) -> None:
+    result = CliRunner(env={"TWIIN_SANDBOX_DIR": str(sandbox.dir)}).invoke(
+        cli, ["sandbox", "notify", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["queries"] == 29
 
 
 def test_notify_a_stopped_sandbox_is_a_usage_error(tmp_path: Path) -> None:

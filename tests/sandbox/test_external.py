@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.vendor import VendorGp, free_port, vendor_gp
-from twiin._http import create_client
+from twiin._http import client_ssl_context, create_client
 from twiin.addressing import payload_types as pt
+from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError, ExchangeError, NotAuthorizedError
 from twiin.sandbox import GP, HOSPITAL, NO_CONSENT, WITH_CONSENT, Sandbox
 from twiin.sandbox.control import request_notify
@@ -110,3 +111,17 @@ def test_request_notify_needs_a_sandbox_directory(tmp_path: Path) -> None:
         request_notify(tmp_path)
     with pytest.raises(ConfigurationError, match="patient: must be consent or no-consent"):
         request_notify(tmp_path, "someone")
+
+
+def test_the_control_route_answers_only_notify_with_a_known_patient(joined: tuple[Sandbox, VendorGp]) -> None:
+    box, _ = joined
+    control = box.dir / "control"
+    creds = Credentials.from_pem_files(control / "cert.pem", control / "key.pem")
+    context = client_ssl_context(creds, TrustAnchors.from_pem_file(box.dir / "ca.pem"))
+    url = box.info["control"]
+    with create_client(ssl_context=context) as client:
+        assert client.post(f"{url}/notify", json={"patient": WITH_CONSENT.value}).status_code == 400
+        assert client.post(f"{url}/notify", content=b"not json").status_code == 400
+        assert client.get(f"{url}/notify").status_code == 405
+        assert client.post(f"{url}/cancel", json={}).status_code == 404
+    assert (control / "key.pem").stat().st_mode & 0o077 == 0

@@ -141,7 +141,8 @@ def sandbox_command(
     "directory",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="The directory of the running sandbox (twiin sandbox --dir DIR).",
+    envvar="TWIIN_SANDBOX_DIR",
+    help="The directory of the running sandbox (twiin sandbox --dir DIR; or TWIIN_SANDBOX_DIR).",
 )
 @click.option(
     "--patient",

@@ -48,7 +48,8 @@ posts to the control route of :mod:`twiin.sandbox.control`) and pull::
 
             def task_endpoint(request):
                 notification, answer = node.notified_pull.accept(request)
-                accepted.append(notification)
+                if notification is not None:
+                    accepted.append(notification)
                 return answer
 
             tls = server_ssl_context(node.credentials, node.trust)
