@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.sandbox.test_cli import _wait_for
-from tests.sandbox.vendor import free_port, vendor_gp
+from tests.sandbox.vendor import free_port, vendor_gp, wait_for_ready
 from twiin.cli.main import cli
 from twiin.sandbox import NO_CONSENT, WITH_CONSENT, Sandbox
 
@@ -96,7 +95,7 @@ def test_the_whole_flow_from_the_command_line(tmp_path: Path) -> None:
                "--ready-file", str(ready)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        info = _wait_for(ready, process)
+        info = wait_for_ready(ready, process)
         assert info["external"] == {"gp": url}
         with vendor_gp(str(folder / "gp" / "node.toml"), port) as vendor:
             result = _invoke("sandbox", "notify", "--dir", str(folder))

@@ -1,13 +1,18 @@
-"""A vendor's own receiving GtK for the sandbox tests: a Task endpoint from the written gp/node.toml."""
+"""Sandbox test helpers: a vendor's own receiving GtK (gp/node.toml), a free port, a ready `twiin sandbox`."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import attrs
+import pytest
 
 from twiin._http import server_ssl_context
 from twiin.exchange.notified_pull import Notification
@@ -48,3 +53,17 @@ def vendor_gp(config: str, port: int) -> Iterator[VendorGp]:
         context = server_ssl_context(node.credentials, node.trust)
         with serve(Router({"/fhir": vendor.task_endpoint}), context, port=port):
             yield vendor
+
+
+def wait_for_ready(path: Path, process: subprocess.Popen[str]) -> dict[str, object]:
+    """The ready file ``twiin sandbox --ready-file`` writes, once it exists (fails if the process exits)."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"twiin sandbox exited early ({process.returncode}): {out}\n{err}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("twiin sandbox did not become ready")
+        time.sleep(0.05)
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
