@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.vendor import free_port
 from twiin.sandbox import NO_CONSENT, WITH_CONSENT, Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,14 +112,26 @@ def test_workflow_fulfiller_completes_the_task_it_was_given(sandbox: Sandbox) ->
 
 
 @pytest.mark.e2e
-def test_bgz_receiver_pulls_everything_from_its_own_sandbox() -> None:
-    result = _run("bgz_receiver.py")
+def test_bgz_receiver_serves_its_own_task_endpoint_and_pulls_everything(tmp_path: Path) -> None:
+    url = f"https://127.0.0.1:{free_port()}/fhir"
+    with Sandbox(tmp_path / "box", external={"gp": url}) as box:
+        result = _run("bgz_receiver.py", str(box.dir))
+        accepted_by_the_sandbox_gp = len(box.accepted)
     assert result.returncode == 0, result.stderr
     assert f"notification from 11111111: patient {WITH_CONSENT.masked}, 29 queries" in result.stdout
     assert "pulled 93 resources, 0 failures" in result.stdout
     assert "conditions: 60 (across pages)" in result.stdout
-    assert "failed" not in result.stdout
+    assert "no consent: 29 of 29 refused (NotAuthorizedError)" in result.stdout
+    assert " failed" not in result.stdout
     assert WITH_CONSENT.value not in result.stdout
+    assert accepted_by_the_sandbox_gp == 0, "the notifications went to the example's endpoint"
+
+
+@pytest.mark.e2e
+def test_bgz_receiver_needs_an_external_gp(sandbox: Sandbox) -> None:
+    result = _run("bgz_receiver.py", str(sandbox.dir))
+    assert result.returncode != 0
+    assert "--external gp=https://127.0.0.1:" in result.stderr
 
 
 @pytest.mark.e2e

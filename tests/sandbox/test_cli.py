@@ -6,31 +6,18 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.sandbox.vendor import wait_for_ready
 from twiin._http import client_ssl_context, create_client
 from twiin.cli.main import cli
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.testing.server import is_port_open
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait_for(path: Path, process: subprocess.Popen[str]) -> dict[str, object]:
-    deadline = time.monotonic() + 60
-    while not path.exists():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"twiin sandbox exited early ({process.returncode}): {out}\n{err}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("twiin sandbox did not become ready")
-        time.sleep(0.05)
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -40,7 +27,7 @@ def test_twiin_sandbox_runs_until_stopped(tmp_path: Path, stop_signal: signal.Si
     command = [sys.executable, "-m", "twiin", "sandbox", "--dir", str(folder), "--ready-file", str(ready)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        info = _wait_for(ready, process)
+        info = wait_for_ready(ready, process)
         assert info == json.loads((folder / "sandbox.json").read_text())
         creds = Credentials.from_pem_files(folder / "gp" / "cert.pem", folder / "gp" / "key.pem")
         context = client_ssl_context(creds, TrustAnchors.from_pem_file(folder / "ca.pem"))
@@ -69,7 +56,7 @@ def test_twiin_sandbox_json_output(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "twiin", "sandbox", "--json", "--ready-file", str(ready)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        info = _wait_for(ready, process)
+        info = wait_for_ready(ready, process)
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=60)
     finally:

@@ -1,4 +1,9 @@
-"""``twiin sandbox``: run the local Twiin network until Ctrl-C (SIGINT) or SIGTERM."""
+"""``twiin sandbox``: run the local Twiin network until Ctrl-C (SIGINT) or SIGTERM.
+
+``twiin sandbox --external gp=https://127.0.0.1:8443/fhir`` lists the vendor's own GP Task
+endpoint in the directory; ``twiin sandbox notify --dir DIR`` makes the running sandbox's
+hospital notify the GP (wherever the directory says) through the sandbox's control route.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import click
 
 from twiin.cli._common import EXIT_USAGE, emit, handle_errors, json_option
 from twiin.sandbox import Sandbox
+from twiin.sandbox.control import PATIENTS, request_notify
 
 __all__ = ["register"]
 
@@ -57,10 +63,26 @@ def _describe(box: Sandbox) -> None:
     click.echo(f"  placer Subscription topic (TA Notifications)  {info['topics']['workflow']}")
     click.echo(f"  trust anchors        {box.dir / 'ca.pem'}")
     click.echo(f"  network description  {box.dir / 'sandbox.json'} (also lists the two test patients)")
+    for name, url in box.external.items():
+        click.echo(f"  external {name:<11} {url} (your server, with {box.dir / name}/node.toml)")
+    click.echo(f"  notify the GP        twiin sandbox notify --dir {box.dir}")
     click.echo("Ready. Press Ctrl-C to stop.")
 
 
-@click.command("sandbox")
+def _external(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+    """``--external NAME=URL`` (repeatable) as a mapping; URLs are checked by :class:`Sandbox`."""
+    parsed: dict[str, str] = {}
+    for value in values:
+        name, sep, url = value.partition("=")
+        if not sep or not name or not url:
+            raise click.BadParameter(f"{value!r}: expected NAME=URL, e.g. gp=https://127.0.0.1:8443/fhir")
+        if name in parsed:
+            raise click.BadParameter(f"{name!r} is given twice")
+        parsed[name] = url
+    return parsed
+
+
+@click.group("sandbox", invoke_without_command=True)
 @click.option(
     "--dir",
     "directory",
@@ -68,18 +90,38 @@ def _describe(box: Sandbox) -> None:
     default=None,
     help="Write configs and certificates here (default: a temporary directory, removed on exit).",
 )
+@click.option(
+    "--external",
+    multiple=True,
+    callback=_external,
+    metavar="NAME=URL",
+    help="Run this party yourself: the directory lists URL (https on 127.0.0.1/localhost) as its "
+    "endpoint; its node.toml and certificate are still written. Only gp so far. Repeatable.",
+)
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), default=None, hidden=True)
 @json_option
+@click.pass_context
 @handle_errors
-def sandbox_command(directory: Path | None, ready_file: Path | None, as_json: bool) -> None:
+def sandbox_command(
+    ctx: click.Context,
+    directory: Path | None,
+    external: dict[str, str],
+    ready_file: Path | None,
+    as_json: bool,
+) -> None:
     """Run the sandbox network (mCSD directory, fake Mitz, hospital, GP, placer) until stopped.
 
     Prints every endpoint and the node.toml written for each participant; a vendor's own code
     joins the network as one of the parties with that file. Stop with Ctrl-C.
+
+    Exit codes: 0 stopped cleanly, 2 bad options (e.g. an --external URL) or unwritable files.
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    box = Sandbox(directory, external=external)  # checks --external before anything starts
     with _stop_on_signals() as stop:
         try:
-            box = Sandbox(directory).start()
+            box.start()
         except OSError as exc:
             click.echo(f"error: cannot write the sandbox files: {exc.strerror} ({exc.filename})", err=True)
             sys.exit(EXIT_USAGE)
@@ -91,6 +133,43 @@ def sandbox_command(directory: Path | None, ready_file: Path | None, as_json: bo
                 pass
     if not as_json:
         click.echo("Sandbox stopped.")
+
+
+@sandbox_command.command("notify")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    envvar="TWIIN_SANDBOX_DIR",
+    help="The directory of the running sandbox (twiin sandbox --dir DIR; or TWIIN_SANDBOX_DIR).",
+)
+@click.option(
+    "--patient",
+    type=click.Choice(sorted(PATIENTS)),
+    default="consent",
+    show_default=True,
+    help="The test patient: with consent (Mitz Permit) or without (the pull will be refused).",
+)
+@json_option
+@handle_errors
+def notify_command(directory: Path, patient: str, as_json: bool) -> None:
+    """Make the running sandbox's hospital notify the GP that a patient's BgZ can be pulled.
+
+    The hospital issues the authorization base and sends the Notification Task to the GP's
+    endpoint in the directory (yours with --external gp=URL). Pull with gp/node.toml.
+
+    Exit codes: 0 notified, 1 the GP refused or could not be reached, 2 no running sandbox at DIR.
+    """
+    summary = request_notify(directory, patient)
+
+    def human() -> None:
+        click.echo(f"notified {summary['receiver']} at {summary['endpoint']}: HTTP {summary['status']}")
+        click.echo(f"  patient {summary['patient']}, {summary['queries']} queries, Task {summary['task']}")
+        base = summary["authorization_base"]
+        click.echo(f"  authorization base {base[:12]}... until {summary['expires_at']}")
+
+    emit(as_json, summary, human)
 
 
 def register(cli: click.Group) -> None:

@@ -24,6 +24,7 @@ needs to join as one of the parties::
 
     sandbox.json  ca.pem  audit-pseudonym.key
     hospital/ gp/ placer/   each with node.toml, cert.pem, key.pem
+    control/                cert.pem, key.pem: the client certificate of the control route
 
 ``sandbox.info`` is the content of ``sandbox.json``; ``sandbox.config_path("gp")`` the GP's
 ``node.toml``. The built-in GtKs keep the attribute names of
@@ -31,6 +32,32 @@ needs to join as one of the parties::
 ``guard``, ``sender_audit``, ...). :meth:`Sandbox.close` stops every server thread; nothing is
 left running. ``twiin sandbox`` runs it from the command line, and the ``sandbox`` pytest fixture
 of :mod:`twiin.testing.pytest_plugin` runs one per test session.
+
+**Joining as the GP with your own receiver.** Pick the URL your Task endpoint will listen on
+and start the sandbox with it (``external``, or ``twiin sandbox --external gp=URL``): the
+directory then lists that URL as the GP's TA notification endpoint, and ``gp/node.toml``
+names it as ``[server] fhir_base`` (its ``token_url`` stays the sandbox's token endpoint for the
+GP, which issues tokens your endpoint verifies with the GP key written next to it). Serve
+``node.notified_pull.accept`` there over mTLS with ``gp/cert.pem``, then make the sandbox
+hospital notify you (:meth:`Sandbox.notify_gp`, or ``twiin sandbox notify --dir DIR``, which
+posts to the control route of :mod:`twiin.sandbox.control`) and pull::
+
+    with Sandbox("net", external={"gp": "https://127.0.0.1:8443/fhir"}) as box:
+        with Node.from_file(box.config_path("gp")) as node:
+            accepted = []
+
+            def task_endpoint(request):
+                notification, answer = node.notified_pull.accept(request)
+                if notification is not None:
+                    accepted.append(notification)
+                return answer
+
+            tls = server_ssl_context(node.credentials, node.trust)
+            with serve(Router({"/fhir": task_endpoint}), tls, port=8443):
+                box.notify_gp(WITH_CONSENT)  # or NO_CONSENT: the pull is then refused
+                result = node.notified_pull.pull(accepted[-1])  # 29 queries
+
+``examples/bgz_receiver.py`` does the same against a sandbox started from the command line.
 
 Everything here is for testing: the keys are throw-away, the PKI is trusted by nothing else, and
 the fake Mitz only proves the SDK against the team's own reading of the specifications.

@@ -6,6 +6,7 @@ import json
 import secrets
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,15 @@ from twiin.exchange.notified_pull import (
     NotificationSender,
     Puller,
     PullServer,
+    Receipt,
 )
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Bsn
 from twiin.sandbox import directory, layout
+from twiin.sandbox.control import CONTROL_FOLDER, ControlRoute
+from twiin.sandbox.external import check_external
 from twiin.sandbox.participants import (
+    CONTROL,
     DIRECTORY_OPERATOR,
     GP,
     HOSPITAL,
@@ -51,6 +56,8 @@ from twiin.testing.pki import IssuedCertificate, TestPKI
 from twiin.testing.placer import PlacerFhirServer, background_dispatch
 from twiin.testing.router import Router
 from twiin.testing.server import RunningServer, serve
+from twiin.usecases import bgz
+from twiin.usecases.bgz import BgzQuery
 
 __all__ = ["PLACER_PATIENT_ID", "WORKFLOW_TOPIC", "Sandbox", "placer_patient"]
 
@@ -73,11 +80,17 @@ class Sandbox:
     """The local Twiin network on 127.0.0.1 over mTLS (see :mod:`twiin.sandbox`).
 
     ``directory`` is where the layout is written (a fresh temporary directory, removed again
-    by :meth:`close`, when ``None``). Use as a context manager, or call :meth:`start` and
-    :meth:`close`.
+    by :meth:`close`, when ``None``). ``external`` maps a party the vendor runs with their own
+    code to its FHIR base (``{"gp": "https://127.0.0.1:8443/fhir"}``, see
+    :mod:`twiin.sandbox.external`); invalid entries raise
+    :class:`~twiin.errors.ConfigurationError` here. Use as a context manager, or call
+    :meth:`start` and :meth:`close`.
     """
 
-    def __init__(self, directory: str | Path | None = None) -> None:
+    def __init__(
+        self, directory: str | Path | None = None, *, external: Mapping[str, str] | None = None
+    ) -> None:
+        self.external: dict[str, str] = check_external(external)
         self._requested = Path(directory) if directory is not None else None
         self._stack: ExitStack | None = None
         self._temporary: Path | None = None
@@ -140,6 +153,7 @@ class Sandbox:
         self._start_directory_and_mitz(stack)
         self._start_placer(stack)
         self._start_gtks(stack)
+        self._start_control(stack)
         self._write_layout()
 
     def _serve(self, stack: ExitStack, identity: Participant, routes: Router) -> RunningServer:
@@ -207,6 +221,17 @@ class Sandbox:
         self._certificates[HOSPITAL.key] = self.network.sender_cert
         self._certificates[GP.key] = self.network.receiver_cert
 
+    def _start_control(self, stack: ExitStack) -> None:
+        """The control route (``POST .../control/notify``), for the control certificate only."""
+        client = self.pki.issue_server(ura=CONTROL.ura.value, uzi_number=CONTROL.uzi_number, key_type="ec256")
+        folder = self.dir / CONTROL_FOLDER
+        folder.mkdir(exist_ok=True)
+        (folder / "cert.pem").write_bytes(client.cert_pem())
+        layout.write_private(folder / "key.pem", client.key_pem())
+        route = ControlRoute(client, self.notify_gp)
+        self.control_server = self._serve(stack, CONTROL, Router({"/control": route}))
+        self.control_url = self.control_server.url("control")
+
     def _start_notifications(self, stack: ExitStack, creds: Credentials) -> None:
         """TA Notifications at the placer: Subscriptions to any topic, Task changes published on each,
         delivered from a thread to rest-hooks on 127.0.0.1 only."""
@@ -233,7 +258,7 @@ class Sandbox:
             self.directory_store,
             [
                 (HOSPITAL, [Listed("bgz", net.sender_server.url("fhir"), BGZ_SERVER_PAYLOAD, STU3)]),
-                (GP, [Listed("notification", net.receiver_server.url("fhir"), NOTIFICATION_PAYLOAD, STU3)]),
+                (GP, [Listed("notification", self._gp_base(net), NOTIFICATION_PAYLOAD, STU3)]),
                 (PLACER, [Listed("fhir", self.placer_url, payload_types.ANY, FhirVersion.R4)]),
             ],
         )  # fmt: skip
@@ -241,7 +266,7 @@ class Sandbox:
     def _write_layout(self) -> None:
         servers = {
             HOSPITAL.key: (self.network.sender_server.url("fhir"), self.network.token_url),
-            GP.key: (self.network.receiver_server.url("fhir"), self.network.receiver_server.url("token")),
+            GP.key: (self._gp_base(self.network), self.network.receiver_server.url("token")),
             PLACER.key: (self.placer_url, self.placer_token_url),
         }
         participants: dict[str, dict[str, str]] = {}
@@ -259,11 +284,30 @@ class Sandbox:
             "directory": self.directory_url,
             "mitz": self.mitz_url,
             "placer": self.placer_url,
+            "control": self.control_url,
+            "external": dict(self.external),
             "topics": {"workflow": WORKFLOW_TOPIC},
             "participants": participants,
             "patients": {"consent": WITH_CONSENT.value, "no_consent": NO_CONSENT.value},
         }
         (self.dir / "sandbox.json").write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
+
+    def _gp_base(self, net: NotifiedPullNetwork) -> str:
+        """The GP's FHIR base (Task endpoint): the vendor's when the GP is external."""
+        return self.external.get(GP.key) or net.receiver_server.url("fhir")
+
+    # -- actions ------------------------------------------------------------------------------------
+    def notify_gp(self, patient: Bsn = WITH_CONSENT, queries: Sequence[BgzQuery] = bgz.QUERIES) -> Receipt:
+        """The sandbox hospital notifies the GP that ``patient``'s BgZ can be pulled.
+
+        The hospital issues the authorization base (so a pull against the sandbox hospital works)
+        and POSTs the Task to the GP's notification endpoint in the directory: the sandbox's own
+        or, with ``external={"gp": ...}``, the vendor's. Raises the sender's typed error when the
+        GP refuses it or cannot be reached.
+        """
+        if not self.running:
+            raise RuntimeError("the sandbox is not running")
+        return self.sender.notify(GP.ura, patient, queries)
 
     # -- access -------------------------------------------------------------------------------------
     def config_path(self, participant: str) -> Path:

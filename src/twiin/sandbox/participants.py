@@ -9,6 +9,7 @@ from twiin.identifiers import Bsn, ProviderType, Ura
 from twiin.testing.notified_pull import OTHER_PATIENT, PATIENT, RECEIVER, SENDER
 
 __all__ = [
+    "CONTROL",
     "DIRECTORY_OPERATOR",
     "GP",
     "HOSPITAL",
@@ -59,3 +60,7 @@ WITH_CONSENT: Bsn = PATIENT
 """999999151: Mitz answers Permit."""
 NO_CONSENT: Bsn = OTHER_PATIENT
 """999998456: Mitz answers Deny."""
+CONTROL = Participant(
+    "control", Ura("66666666"), "900000006", "Sandbox Control", ProviderType("V4"), FhirVersion.R4
+)
+"""The identity of the control route's server and client certificates (``twiin sandbox notify``)."""
