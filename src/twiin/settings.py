@@ -9,23 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import attrs
 
 from twiin.config import TwiinConfig
-from twiin.errors import ConfigurationError
+from twiin.errors import ConfigurationError, InvalidIdentifier
+from twiin.identifiers import ProviderType, RoleCode, Ura, UziNumber
 
 __all__ = [
     "AddressingSettings",
     "AuditSettings",
     "ConsentSettings",
     "NodeSettings",
+    "ServerSettings",
     "TokenSettings",
 ]
 
 AddressingKind = Literal["static", "live", "cache"]
 ConsentKind = Literal["local", "mitz"]
+T = TypeVar("T", UziNumber, RoleCode, ProviderType)
 
 
 def _kind(table: Mapping[str, Any], section: str, allowed: tuple[str, ...], default: str) -> str:
@@ -85,36 +89,85 @@ class AddressingSettings:
         return cls(kind, endpoint=endpoint, cache_path=cache, allow_http=bool(table.get("allow_http", False)))  # type: ignore[arg-type]
 
 
+def _ident(table: Mapping[str, Any], section: str, key: str, kind: type[T]) -> T | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    try:
+        return kind(str(value))
+    except InvalidIdentifier as exc:
+        raise ConfigurationError(f"{section}.{key}", exc.rule) from None
+
+
 @attrs.frozen
 class ConsentSettings:
-    """``[consent]``: a ``local`` register (SQLite) or the national ``mitz`` closed question."""
+    """``[consent]``: a ``local`` register (SQLite) or the national ``mitz`` closed question.
+
+    The closed question names, besides the patient and both organisations, the responsible
+    professional and role and both organisations' provider types. As a data holder we ask it
+    on behalf of the requesting party, so ``professional_uzi``, ``professional_role`` and
+    ``requester_provider_type`` are the defaults for a peer; ``holder_provider_type`` defaults
+    to ``participant.provider_type``. With ``kind = "mitz"`` they are required.
+    """
 
     kind: ConsentKind = "local"
     register_path: Path | None = None
     endpoint: str | None = None
     subscriptions: bool = False
+    sign_requests: bool = False
+    professional_uzi: UziNumber | None = None
+    professional_role: RoleCode | None = None
+    requester_provider_type: ProviderType | None = None
+    holder_provider_type: ProviderType | None = None
 
     @classmethod
     def parse(cls, config: TwiinConfig) -> ConsentSettings:
         table = config.sections.get("consent") or {}
         kind = _kind(table, "consent", ("local", "mitz"), "local")
+        question = {
+            "professional_uzi": _ident(table, "consent", "professional_uzi", UziNumber),
+            "professional_role": _ident(table, "consent", "professional_role", RoleCode),
+            "requester_provider_type": _ident(table, "consent", "requester_provider_type", ProviderType),
+            "holder_provider_type": _ident(table, "consent", "holder_provider_type", ProviderType)
+            or config.participant.provider_type,
+        }
         if kind == "local":
-            return cls(
-                "local", register_path=_path(config.base_dir, table, "consent", "register", required=True)
-            )
+            register = _path(config.base_dir, table, "consent", "register", required=False)
+            return cls("local", register_path=register, **question)  # type: ignore[arg-type]
         endpoint = _endpoint_name(config, table, "consent", required=True)
-        return cls("mitz", endpoint=endpoint, subscriptions=bool(table.get("subscriptions", False)))
+        for key, value in question.items():
+            if value is None:
+                setting = "participant.provider_type" if key == "holder_provider_type" else f"consent.{key}"
+                raise ConfigurationError(
+                    setting, "required for the Mitz closed question (consent.kind = mitz)"
+                )
+        return cls(
+            "mitz",
+            endpoint=endpoint,
+            subscriptions=bool(table.get("subscriptions", False)),
+            sign_requests=bool(table.get("sign_requests", False)),
+            **question,  # type: ignore[arg-type]
+        )
 
 
 @attrs.frozen
 class TokenSettings:
-    """``[token]``: how we authenticate to other GtKs' token endpoints."""
+    """``[token]``: how we authenticate to other GtKs' token endpoints.
+
+    ``algorithm`` empty means the default for the key (RS256 for RSA, ES256/384/512 by curve).
+    A peer's token endpoint is ``endpoints[<ura>]`` when listed, else ``path`` resolved against
+    the peer's FHIR base (``"../token"``: ``https://host/fhir`` -> ``https://host/token``).
+    ``dpop`` asks for DPoP-bound tokens, proved with a key generated when the node loads.
+    """
 
     client_id: str | None = None
-    algorithm: str = "PS256"
+    algorithm: str = ""
     assertion_lifetime: int = 60
     certificate_bound: bool = True
     scope: str | None = None
+    endpoints: Mapping[str, str] = attrs.field(factory=dict)
+    path: str = "../token"
+    dpop: bool = False
 
     @classmethod
     def parse(cls, config: TwiinConfig) -> TokenSettings:
@@ -122,16 +175,62 @@ class TokenSettings:
         lifetime = int(table.get("assertion_lifetime", 60))
         if not 1 <= lifetime <= 300:
             raise ConfigurationError("token.assertion_lifetime", "must be 1-300 seconds")
-        alg = str(table.get("algorithm", "PS256"))
-        if alg not in ("RS256", "PS256", "ES256", "ES384", "ES512"):
+        alg = str(table.get("algorithm", ""))
+        if alg not in ("", "RS256", "PS256", "ES256", "ES384", "ES512"):
             raise ConfigurationError("token.algorithm", "must be RS256, PS256, ES256, ES384 or ES512")
+        endpoints = table.get("endpoints") or {}
+        if not isinstance(endpoints, Mapping):
+            raise ConfigurationError("token.endpoints", "must be a table of URA = token URL")
+        peers: dict[str, str] = {}
+        for ura, url in endpoints.items():
+            try:
+                key = Ura(str(ura)).value
+            except InvalidIdentifier as exc:
+                raise ConfigurationError(f"token.endpoints.{ura}", exc.rule) from None
+            peers[key] = _https(str(url), f"token.endpoints.{ura}", bool(table.get("allow_plaintext", False)))
         return cls(
             client_id=table.get("client_id"),
             algorithm=alg,
             assertion_lifetime=lifetime,
             certificate_bound=bool(table.get("certificate_bound", True)),
             scope=table.get("scope"),
+            endpoints=peers,
+            path=str(table.get("path", "../token")),
+            dpop=bool(table.get("dpop", False)),
         )
+
+
+def _https(url: str, setting: str, allow_plaintext: bool) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ConfigurationError(setting, "must be an absolute https URL")
+    if parts.scheme == "http" and not allow_plaintext:
+        raise ConfigurationError(setting, "plaintext http is refused (set allow_plaintext for tests)")
+    return url
+
+
+@attrs.frozen
+class ServerSettings:
+    """``[server]``: where this node itself is reachable (its FHIR base and token endpoint).
+
+    ``system`` identifies our sending system in Notification Tasks (``Task.requester.agent``);
+    it defaults to ``urn:oid:<URA OID>.<ura>``.
+    """
+
+    fhir_base: str | None = None
+    token_url: str | None = None
+    system: str | None = None
+
+    @classmethod
+    def parse(cls, config: TwiinConfig) -> ServerSettings:
+        table = config.sections.get("server") or {}
+        plain = bool(table.get("allow_plaintext", False))
+        urls = {
+            key: _https(str(table[key]), f"server.{key}", plain) if table.get(key) else None
+            for key in ("fhir_base", "token_url")
+        }
+        system = table.get("system")
+        return cls(urls["fhir_base"], urls["token_url"], str(system) if system else None)
 
 
 @attrs.frozen(repr=False)
@@ -176,6 +275,7 @@ class NodeSettings:
     consent: ConsentSettings
     token: TokenSettings
     audit: AuditSettings
+    server: ServerSettings = ServerSettings()
 
     @classmethod
     def parse(cls, config: TwiinConfig, environ: Mapping[str, str]) -> NodeSettings:
@@ -184,4 +284,5 @@ class NodeSettings:
             ConsentSettings.parse(config),
             TokenSettings.parse(config),
             AuditSettings.parse(config, environ),
+            ServerSettings.parse(config),
         )

@@ -16,7 +16,12 @@ __all__ = ["SqliteView", "endpoint_from_json", "endpoint_to_json"]
 
 
 class SqliteView:
-    """:class:`~twiin.addressing.routing.DirectoryView` over one SQLite connection."""
+    """:class:`~twiin.addressing.routing.DirectoryView` over one SQLite connection.
+
+    The child and service lookups name their index (``INDEXED BY``): without statistics SQLite
+    prefers the ``(source, rid)`` primary key, which scans a whole source per lookup and makes a
+    full sync quadratic in the directory size.
+    """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
@@ -35,7 +40,7 @@ class SqliteView:
 
     def children(self, source: str, org_id: str) -> Sequence[OrgRecord]:
         rows = self._conn.execute(
-            "SELECT source, rid, ura, name, part_of, endpoints, active FROM orgs"
+            "SELECT source, rid, ura, name, part_of, endpoints, active FROM orgs INDEXED BY orgs_part_of"
             " WHERE source = ? AND part_of = ?",
             (source, org_id),
         )
@@ -43,7 +48,7 @@ class SqliteView:
 
     def services(self, source: str, org_id: str) -> Sequence[ServiceRecord]:
         rows = self._conn.execute(
-            "SELECT source, rid, provided_by, name, endpoints, active FROM services"
+            "SELECT source, rid, provided_by, name, endpoints, active FROM services INDEXED BY services_by"
             " WHERE source = ? AND provided_by = ? ORDER BY rid",
             (source, org_id),
         )

@@ -4,9 +4,11 @@ Both facades share the sans-I/O halves in :mod:`twiin.consent.mitz`,
 :mod:`twiin.consent.open_question` and :mod:`twiin.consent.subscriptions`; each method is
 build -> send -> parse. Redirects are never followed (a 3xx raises
 :class:`~twiin.errors.ConsentRedirectRefused`), the answer body is capped, and nothing is
-retried (a consent question is answered once or fails closed). ``sign_requests=True`` adds the
-optional XML signature of :mod:`twiin.consent.xmldsig` with the client credentials; with an
-``auditor`` every closed question is recorded (patient as pseudonym, outcome, MessageID).
+retried (a consent question is answered once or fails closed). The base URL must be ``https``;
+plain ``http`` (no TLS, BSNs in the clear) needs ``allow_plaintext=True`` (tests only).
+``sign_requests=True`` adds the optional XML signature of :mod:`twiin.consent.xmldsig` with the
+client credentials; with an ``auditor`` every closed question is recorded (patient as
+pseudonym, outcome, MessageID).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from twiin._http import client_ssl_context, create_async_client, create_client
 from twiin._http import send as _send
 from twiin._http.compat import httpx
 from twiin.audit import Auditor, Outcome
-from twiin.config import RetryPolicy, Timeouts
+from twiin.config import EndpointConfig, RetryPolicy, Timeouts
 from twiin.consent import _attrs as A
 from twiin.consent._soap import new_message_id
 from twiin.consent.mitz import DEFAULT_OPTIONS, MitzOptions, build_closed_question, closed_question_headers
@@ -93,9 +95,13 @@ class _Core:
         credentials: Credentials | None,
         sign_requests: bool,
         auditor: Auditor | None,
+        *,
+        allow_plaintext: bool = False,
     ) -> None:
-        if not base_url.startswith(("https://", "http://")):
-            raise ConfigurationError("consent.mitz.base_url", "must be an absolute https URL")
+        try:
+            EndpointConfig(base_url, allow_plaintext=allow_plaintext)
+        except ConfigurationError as exc:
+            raise ConfigurationError("consent.mitz.base_url", exc.problem) from None
         if sign_requests and credentials is None:
             raise ConfigurationError("consent.mitz.sign_requests", "signing needs credentials")
         self.base_url = base_url.rstrip("/")
@@ -186,8 +192,11 @@ class MitzClient:
         auditor: Auditor | None = None,
         transport: httpx.BaseTransport | None = None,
         client: httpx.Client | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
-        self._core = _Core(base_url, options, credentials, sign_requests, auditor)
+        self._core = _Core(
+            base_url, options, credentials, sign_requests, auditor, allow_plaintext=allow_plaintext
+        )
         self._owns = client is None
         if client is None:
             ctx = (
@@ -264,8 +273,11 @@ class AsyncMitzClient:
         auditor: Auditor | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         client: httpx.AsyncClient | None = None,
+        allow_plaintext: bool = False,
     ) -> None:
-        self._core = _Core(base_url, options, credentials, sign_requests, auditor)
+        self._core = _Core(
+            base_url, options, credentials, sign_requests, auditor, allow_plaintext=allow_plaintext
+        )
         self._owns = client is None
         if client is None:
             ctx = (

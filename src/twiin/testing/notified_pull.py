@@ -5,6 +5,10 @@ store with synthetic BgZ data for two patients, Notification sender) and a recei
 endpoint, Task endpoint, puller), both with UZI-style certificates from a :class:`TestPKI`,
 addressing through a bilateral :class:`~twiin.addressing.StaticAddressBook`, consent from a
 :class:`~twiin.consent.LocalConsentRegister`, and an audit sink per side.
+
+Addressing, consent and the audit trail are injectable (``resolver``, ``consent``,
+``audit_files``, ``pseudonym_key``): :mod:`twiin.sandbox` runs the same two GtKs against a live
+mCSD directory and a (fake) Mitz.
 """
 
 from __future__ import annotations
@@ -13,16 +17,17 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 from twiin import naming
 from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin._http.compat import httpx
-from twiin.addressing import StaticAddressBook
-from twiin.audit import Auditor, MemorySink, Pseudonymizer
+from twiin.addressing import AddressResolver, StaticAddressBook
+from twiin.audit import AuditEvent, Auditor, JsonLinesSink, MemorySink, Pseudonymizer
 from twiin.auth import AssertionSigner, ClientCredentialsAuth, JwtBearerAuth
 from twiin.auth.server import AssertionPolicy, MemoryAuthorizationBaseStore, TokenEndpoint, TokenIssuer
-from twiin.consent import LocalConsentRegister, ProfessionalId
+from twiin.consent import ConsentChecker, LocalConsentRegister, ProfessionalId
 from twiin.exchange.notified_pull import (
     BGZ_SERVER_PAYLOAD,
     NOTIFICATION_PAYLOAD,
@@ -48,14 +53,35 @@ from twiin.testing.pki import TestPKI
 from twiin.testing.router import Router
 from twiin.testing.server import serve
 
-__all__ = ["OTHER_PATIENT", "PATIENT", "RECEIVER", "SENDER", "NotifiedPullNetwork"]
+__all__ = ["OTHER_PATIENT", "PATIENT", "RECEIVER", "SENDER", "NotifiedPullNetwork", "TeeSink"]
 
 SENDER, RECEIVER = Ura("11111111"), Ura("22222222")
 PATIENT, OTHER_PATIENT = Bsn("999999151"), Bsn("999998456")
 SENDING_SYSTEM = PartyId("urn:ietf:rfc:3986", "urn:oid:2.16.840.1.113883.2.4.3.164.2.1")
+DEFAULT_PSEUDONYM_KEY = b"sandbox-pseudonym-key-0123456789"
+DEFAULT_PROVIDER_TYPE = ProviderType("Z3")
+
+ResolverFactory = Callable[["NotifiedPullNetwork"], AddressResolver]
+"""Builds the resolver both GtKs use, once both servers run (``network.receiver_server`` ...)."""
+ConsentFactory = Callable[["NotifiedPullNetwork"], ConsentChecker]
+"""Builds the consent checker of the sender's pull guard (``network.sender_creds`` is set)."""
 
 
-def _address_book(receiver_base: str, sender_base: str) -> StaticAddressBook:
+class TeeSink(MemorySink):
+    """A :class:`MemorySink` that also appends every event to a JSON-lines file."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.file = JsonLinesSink(path)
+
+    def emit(self, event: AuditEvent) -> None:
+        super().emit(event)
+        self.file.emit(event)
+
+
+def bilateral_address_book(network: NotifiedPullNetwork) -> StaticAddressBook:
+    """The default resolver: a static address book with both GtKs' endpoints."""
+    receiver_base, sender_base = network.receiver_server.url("fhir"), network.sender_server.url("fhir")
     return StaticAddressBook({"organization": [
         {"ura": RECEIVER.value, "name": "Receiver", "endpoint": [
             {"address": receiver_base, "payload_types": [NOTIFICATION_PAYLOAD.code]}]},
@@ -65,10 +91,32 @@ def _address_book(receiver_base: str, sender_base: str) -> StaticAddressBook:
 
 
 class NotifiedPullNetwork:
-    """Both GtKs on loopback until :meth:`close`; ``latency`` seconds are added to each pull request."""
+    """Both GtKs on loopback until :meth:`close`; ``latency`` seconds are added to each pull request.
 
-    def __init__(self, pki: TestPKI | None = None, *, concurrency: int = 8, latency: float = 0.0) -> None:
+    ``resolver`` and ``consent`` are factories called while starting (defaults: a bilateral
+    address book; a local register where :data:`PATIENT` consented). ``audit_files`` (sender,
+    receiver) additionally writes each side's audit trail as JSON lines; ``holder_type`` is the
+    sender's provider type in the consent question.
+    """
+
+    def __init__(
+        self,
+        pki: TestPKI | None = None,
+        *,
+        concurrency: int = 8,
+        latency: float = 0.0,
+        resolver: ResolverFactory | None = None,
+        consent: ConsentFactory | None = None,
+        audit_files: tuple[Path, Path] | None = None,
+        pseudonym_key: bytes = DEFAULT_PSEUDONYM_KEY,
+        holder_type: ProviderType = DEFAULT_PROVIDER_TYPE,
+    ) -> None:
         self.pki = pki or TestPKI(key_type="ec256")
+        self._resolver_factory = resolver or bilateral_address_book
+        self._consent_factory = consent or _local_consent
+        self._audit_files = audit_files
+        self._pseudonym_key = pseudonym_key
+        self._holder_type = holder_type
         self._stack = ExitStack()
         try:
             self._start(concurrency, latency)
@@ -88,14 +136,17 @@ class NotifiedPullNetwork:
 
     def _start(self, concurrency: int, latency: float) -> None:
         pki, trust = self.pki, self.pki.trust_anchors
-        self.sender_creds = pki.issue_server(
-            ura=SENDER.value, uzi_number="900000001", key_type="ec256"
-        ).credentials()
-        self.receiver_creds = pki.issue_server(
-            ura=RECEIVER.value, uzi_number="900000002", key_type="ec256"
-        ).credentials()
-        self.sender_audit, self.receiver_audit = MemorySink(), MemorySink()
-        key = Pseudonymizer(b"sandbox-pseudonym-key-0123456789")
+        self.sender_cert = pki.issue_server(ura=SENDER.value, uzi_number="900000001", key_type="ec256")
+        self.receiver_cert = pki.issue_server(ura=RECEIVER.value, uzi_number="900000002", key_type="ec256")
+        self.sender_creds = self.sender_cert.credentials()
+        self.receiver_creds = self.receiver_cert.credentials()
+        self.sender_audit: MemorySink
+        self.receiver_audit: MemorySink
+        if self._audit_files is None:
+            self.sender_audit, self.receiver_audit = MemorySink(), MemorySink()
+        else:
+            self.sender_audit, self.receiver_audit = (TeeSink(p) for p in self._audit_files)
+        key = Pseudonymizer(self._pseudonym_key)
         sender_auditor = Auditor(self.sender_audit, key, "sender-gtk", SENDER)
         receiver_auditor = Auditor(self.receiver_audit, key, "receiver-gtk", RECEIVER)
 
@@ -105,8 +156,7 @@ class NotifiedPullNetwork:
         self.store.create(
             {"resourceType": "Task", "id": "wf-1", "status": "in-progress", "intent": "order"}, id="wf-1"
         )
-        self.consent = LocalConsentRegister()
-        self.consent.record_consent(PATIENT)
+        self.consent: ConsentChecker = self._consent_factory(self)
         self.bases = MemoryAuthorizationBaseStore()
         self.served = 0
         self.on_serve: Callable[[int], None] | None = None
@@ -141,7 +191,7 @@ class NotifiedPullNetwork:
             issuer=issuer, policy=self._policy(self.token_url), store=self.bases
         )
         check = consent_check(
-            self.consent, holder_type=ProviderType("Z3"), requester_type=ProviderType("Z3"),
+            self.consent, holder_type=self._holder_type, requester_type=DEFAULT_PROVIDER_TYPE,
             professional=ProfessionalId(naming.UZI_OID, "900000002"), role=RoleCode("01.015"),
         )  # fmt: skip
         blocks["guard"] = self.guard = PullServer(
@@ -186,7 +236,7 @@ class NotifiedPullNetwork:
             self.pull_auths.append(auth)
             return auth
 
-        self.resolver = _address_book(self.receiver_server.url("fhir"), self.sender_server.url("fhir"))
+        self.resolver = self._resolver_factory(self)
         core = SenderCore(
             SENDER, SENDING_SYSTEM, self.resolver, self.bases, auditor=sender_auditor, auth_for=notify_auth
         )
@@ -201,7 +251,18 @@ class NotifiedPullNetwork:
         )
 
     def _policy(self, audience: str) -> AssertionPolicy:
-        return AssertionPolicy(
-            audience=audience, trust=self.pki.trust_anchors, check_revocation=False,
-            intermediates=(self.pki.intermediate.certificate,),
-        )  # fmt: skip
+        return assertion_policy(self.pki, audience)
+
+
+def assertion_policy(pki: TestPKI, audience: str) -> AssertionPolicy:
+    """The token endpoints' client-assertion policy: UZI certificates of ``pki``, no revocation check."""
+    return AssertionPolicy(
+        audience=audience, trust=pki.trust_anchors, check_revocation=False,
+        intermediates=(pki.intermediate.certificate,),
+    )  # fmt: skip
+
+
+def _local_consent(network: NotifiedPullNetwork) -> LocalConsentRegister:
+    register = LocalConsentRegister()
+    register.record_consent(PATIENT)
+    return register

@@ -273,3 +273,21 @@ def test_store_file_is_in_wal_mode(tmp_path: Path) -> None:
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert store.path is not None
         assert os.path.exists(store.path)
+
+
+def test_routing_lookups_use_their_indexes() -> None:
+    """Child and service lookups must not scan a whole source (a full sync would turn quadratic)."""
+    statements: list[str] = []
+    with SqliteDirectoryStore.in_memory() as store:
+        with store.writing() as conn:
+            conn.set_trace_callback(statements.append)
+        DirectorySync(store, root=fx.LRZA, fetcher=fx.network()).run()
+        with store.writing() as conn:
+            conn.set_trace_callback(None)
+            lookups = sorted({s for s in statements if "part_of = " in s or "provided_by = " in s})
+            assert any("FROM orgs" in s for s in lookups)
+            assert any("FROM services" in s for s in lookups)
+            for sql in lookups:
+                plan = " ".join(str(row[3]) for row in conn.execute("EXPLAIN QUERY PLAN " + sql))
+                assert "INDEX" in plan, (sql, plan)
+                assert "PRIMARY KEY" not in plan, (sql, plan)

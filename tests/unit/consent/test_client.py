@@ -220,6 +220,17 @@ def test_base_url_must_be_absolute() -> None:
         MitzClient("mitz.test", transport=_transport(FakeMitz()))
 
 
+@pytest.mark.parametrize("facade", [MitzClient, AsyncMitzClient])
+def test_plaintext_base_url_needs_an_explicit_opt_in(facade: type[Any]) -> None:
+    plain = BASE.replace("https://", "http://")
+    with pytest.raises(errors.ConfigurationError, match="plaintext") as info:
+        facade(plain, transport=httpx.MockTransport(lambda r: httpx.Response(500)))
+    assert info.value.setting == "consent.mitz.base_url"
+    fake = FakeMitz([FakeConsent(Bsn(PATIENT), DataCategory.GGC002)])
+    with MitzClient(plain, transport=_transport(fake), allow_plaintext=True) as client:
+        assert client.check(make_question()).allowed()
+
+
 def test_signed_requests(pki) -> None:  # type: ignore[no-untyped-def]
     creds = pki.issue_server(ura="659").credentials()
     fake = FakeMitz([FakeConsent(Bsn(PATIENT), DataCategory.GGC002)], require_signature=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from hypothesis import given, settings
@@ -20,6 +22,8 @@ from twiin.errors import (
     UnsafeXML,
 )
 from twiin.exchange.notifications import (
+    AsyncSubscriptionClient,
+    SubscriptionClient,
     build_subscription,
     parse_events_bundle,
     parse_notification,
@@ -27,6 +31,7 @@ from twiin.exchange.notifications import (
     retired,
 )
 from twiin.exchange.notifications.subscription import checked_focus, checked_id, events_query, status_query
+from twiin.fhir import AsyncFhirClient, FhirClient
 from twiin.validation import validate
 
 
@@ -216,6 +221,39 @@ def test_build_subscription_checks_profile_before_sending() -> None:
         profile=naming.SD_WORKFLOW_SUBSCRIPTION,
     )
     assert validate(ok) == []
+
+
+def test_client_create_checks_the_profile_before_sending() -> None:
+    posted: list[dict[str, Any]] = []
+
+    def holder(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        posted.append(body)
+        return httpx.Response(201, json={**body, "id": "s1"}, headers={"Content-Type": naming.FHIR_JSON})
+
+    base = "https://holder.example.org/fhir"
+    good = build_subscription(topic=fx.TOPIC, endpoint="https://r.example.org/hook")
+    no_profile = {k: v for k, v in good.items() if k != "meta"}
+    bad_channel = {**no_profile, "channel": {**good["channel"], "type": "websocket"}}
+    bad_workflow = {**good, "meta": {"profile": [naming.SD_WORKFLOW_SUBSCRIPTION]}}  # no owner filter
+    with FhirClient(base, raw=True, transport=httpx.MockTransport(holder)) as fhir:
+        client = SubscriptionClient(fhir)
+        for bad in (bad_channel, bad_workflow):
+            with pytest.raises(ProfileValidationError):
+                client.create(bad)
+        assert posted == []
+        assert client.create(no_profile)["id"] == "s1"  # checked as a Twiin Subscription
+    assert posted == [no_profile]
+
+    async def run() -> None:
+        async with AsyncFhirClient(base, raw=True, transport=httpx.MockTransport(holder)) as fhir:
+            client = AsyncSubscriptionClient(fhir)
+            with pytest.raises(ProfileValidationError):
+                await client.create(bad_channel)
+            assert (await client.create(good))["id"] == "s1"
+
+    anyio.run(run)
+    assert posted == [no_profile, good]
 
 
 def test_queries_and_guards() -> None:

@@ -270,3 +270,92 @@ def test_router_picks_longest_prefix() -> None:
     assert router(IncomingRequest("GET", "https://x/fhir/Patient")).body == b"fhir"
     assert router(IncomingRequest("POST", "https://x/token")).body == b"token"
     assert router(IncomingRequest("GET", "https://x/fhirx")).status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/Organization?name:fuzzy=a", 400),  # unknown string modifier
+        ("/Organization?identifier:text=a", 400),  # token modifier the store does not know
+        ("/Organization?active:missing=true", 400),
+        ("/Observation?code.identifier=x", 400),  # chain on a non-reference parameter
+        ("/Organization?partof.name=x", 400),  # chain other than .identifier
+        ("/Observation?date=yesterday", 400),
+        ("/Organization?_count=ten", 400),
+        ("/Organization?_count=-1", 400),
+        ("/Organization?_offset=x", 400),
+        ("/Observation/$lastn?max=0", 400),
+        ("/Organization/_history?_at=2024", 400),
+        ("/Organization/_history?_since=not-a-date", 400),
+        ("/Organization?_format=xml", 406),
+        ("/Organization?_summary=count", 400),
+        ("/Organization?_include:iterate=Organization:partof", 400),
+        ("/NoSuchType", 404),
+        ("/NoSuchType/1", 404),
+        ("/Patient/p1/NoSuchType", 404),
+    ],
+)
+def test_unsupported_requests_get_an_operation_outcome(
+    server: FhirStoreServer, path: str, status: int
+) -> None:
+    call(server, "POST", "/Organization", org("1", "A"))
+    answer = call(server, "GET", path)
+    assert answer.status == status, path
+    outcome = answer.json_body()
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["severity"] == "error"
+
+
+def test_xml_only_accept_is_refused(server: FhirStoreServer) -> None:
+    assert call(server, "GET", "/Organization", Accept="application/fhir+xml").status == 406
+    assert call(server, "GET", "/Organization", Accept="application/fhir+json; fhirVersion=4.0").status == 200
+
+
+def test_count_zero_gives_the_total_without_a_next_link(server: FhirStoreServer) -> None:
+    for i in range(3):
+        call(server, "POST", "/Organization", org(str(i), f"Org {i}"))
+    bundle = call(server, "GET", "/Organization?_count=0").json_body()
+    assert bundle["total"] == 3
+    assert bundle["entry"] == []
+    assert [link["relation"] for link in bundle["link"]] == ["self"]
+
+
+def test_reference_search_with_type_modifier_and_absolute_reference(server: FhirStoreServer) -> None:
+    parent = call(server, "POST", "/Organization", org("42", "Parent")).json_body()["id"]
+    call(server, "POST", "/Organization", org("43", "Child", partOf={"reference": f"Organization/{parent}"}))
+    assert call(server, "GET", f"/Organization?partof:Organization={parent}").json_body()["total"] == 1
+    assert call(server, "GET", f"/Organization?partof:Location={parent}").json_body()["total"] == 0
+    absolute = f"{BASE}/Organization/{parent}"
+    assert call(server, "GET", f"/Organization?partof={absolute}").json_body()["total"] == 1
+
+
+def _patch(server: FhirStoreServer, path: str, ops: Any, **headers: str) -> Answer:
+    body = json.dumps(ops).encode()
+    hdrs = {"content-type": "application/json-patch+json", **headers}
+    return server.handle(IncomingRequest("PATCH", BASE + path, hdrs, body))
+
+
+def test_json_patch_with_if_match(server: FhirStoreServer) -> None:
+    rid = call(server, "POST", "/Organization", org("1", "A")).json_body()["id"]
+    ops = [{"op": "replace", "path": "/name", "value": "B"}]
+    patched = _patch(server, f"/Organization/{rid}", ops, **{"if-match": 'W/"1"'})
+    assert patched.status == 200
+    assert patched.json_body()["name"] == "B"
+    assert patched.headers["etag"] == 'W/"2"'
+    assert _patch(server, f"/Organization/{rid}", ops, **{"if-match": 'W/"1"'}).status == 412
+    failing = _patch(server, f"/Organization/{rid}", [{"op": "test", "path": "/name", "value": "A"}])
+    assert failing.status == 422
+    assert (
+        _patch(server, f"/Organization/{rid}", [{"op": "replace", "path": "/id", "value": "x"}]).status == 422
+    )
+    invalid = _patch(server, f"/Organization/{rid}", [{"op": "add", "path": "/bogus", "value": 1}])
+    assert invalid.status == 422
+    assert _patch(server, "/Organization/nope", ops).status == 404
+    fhirpath = server.handle(
+        IncomingRequest(
+            "PATCH", f"{BASE}/Organization/{rid}", {"content-type": "application/fhir+json"}, b"{}"
+        )
+    )
+    assert fhirpath.status == 415
+    assert fhirpath.json_body()["resourceType"] == "OperationOutcome"
+    assert call(server, "GET", f"/Organization/{rid}").json_body()["name"] == "B"

@@ -13,6 +13,7 @@ from twiin.exchange.notifications.parse import parse_events_bundle, parse_status
 from twiin.exchange.notifications.subscription import (
     checked_focus,
     checked_id,
+    checked_subscription,
     events_query,
     retired,
     status_query,
@@ -51,8 +52,8 @@ class SubscriptionClient:
         return self.fhir.base_url
 
     def create(self, subscription: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a Subscription built by :func:`build_subscription`; returns the stored resource."""
-        return _json(self.fhir.create(dict(subscription)))
+        """POST a Subscription (see :func:`build_subscription`), checked against its profile first."""
+        return _json(self.fhir.create(checked_subscription(subscription)))
 
     def read(self, sub_id: str) -> dict[str, Any]:
         """GET one Subscription."""
@@ -102,8 +103,8 @@ class AsyncSubscriptionClient:
         return self.fhir.base_url
 
     async def create(self, subscription: Mapping[str, Any]) -> dict[str, Any]:
-        """POST a Subscription built by :func:`build_subscription`; returns the stored resource."""
-        return _json(await self.fhir.create(dict(subscription)))
+        """POST a Subscription (see :func:`build_subscription`), checked against its profile first."""
+        return _json(await self.fhir.create(checked_subscription(subscription)))
 
     async def read(self, sub_id: str) -> dict[str, Any]:
         """GET one Subscription."""

@@ -10,12 +10,13 @@ from urllib.parse import urlencode, urlsplit
 from twiin import naming
 from twiin.errors import ExchangeError, UnsafeEndpoint
 from twiin.exchange.notifications.model import PayloadContent
-from twiin.validation import raise_for_errors, validate
+from twiin.validation import declared_profiles, raise_for_errors, validate
 
 __all__ = [
     "build_subscription",
     "checked_focus",
     "checked_id",
+    "checked_subscription",
     "events_query",
     "retired",
     "same_origin",
@@ -73,6 +74,20 @@ def build_subscription(
         }
     resource["channel"] = channel
     raise_for_errors(validate(resource, profile))
+    return resource
+
+
+def checked_subscription(subscription: Mapping[str, Any]) -> dict[str, Any]:
+    """``subscription`` as a dict, checked against its Twiin profile before it is sent.
+
+    The profiles come from ``meta.profile``; a Subscription that names none is checked as a
+    Twiin Subscription. Raises :class:`~twiin.errors.ProfileValidationError` on any error.
+    """
+    resource = dict(subscription)
+    if declared_profiles(resource):
+        raise_for_errors(validate(resource))
+    else:
+        raise_for_errors(validate(resource, naming.SD_TWIIN_SUBSCRIPTION))
     return resource
 
 

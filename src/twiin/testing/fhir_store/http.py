@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from twiin import naming
+from twiin.exchange.workflow.jsonpatch import JsonPatchError, apply
 from twiin.fhir_version import FhirVersion
 from twiin.serving import Answer, IncomingRequest
 from twiin.testing.fhir_store import search as s
@@ -16,6 +18,8 @@ __all__ = ["FhirStoreServer"]
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
+HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format"})
+_JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
 
 class FhirStoreServer:
@@ -61,6 +65,7 @@ class FhirStoreServer:
         segs = [p for p in path[len(self.base_path) :].split("/") if p]
         method = request.method.upper()
         params = request.query
+        _check_format(request, params)
         if method == "POST" and len(segs) == 2 and segs[1] == "_search":
             params = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
             return self._search(request, segs[0], params)
@@ -73,8 +78,8 @@ class FhirStoreServer:
         if segs == ["_history"]:
             return self._history(request, None, None, params)
         type_ = segs[0]
-        if not type_[:1].isupper():
-            raise StoreError(404, "not-found", "unknown resource type")
+        if not type_[:1].isupper() or not self._known(type_):
+            raise StoreError(404, "not-supported", f"unknown resource type {type_[:64]!r}")
         if len(segs) == 1:
             return self._type_level(request, type_, method, params)
         if segs[1] == "_history" and len(segs) == 2:
@@ -85,6 +90,8 @@ class FhirStoreServer:
         if len(segs) == 2:
             return self._instance(request, type_, id_, method)
         if type_ == "Patient" and len(segs) == 3 and segs[2][:1].isupper():
+            if not self._known(segs[2]):
+                raise StoreError(404, "not-supported", f"unknown resource type {segs[2][:64]!r}")
             return self._search(request, segs[2], params, compartment=("Patient", id_))
         if segs[2] == "_history" and len(segs) == 3:
             return self._history(request, type_, id_, params)
@@ -97,6 +104,13 @@ class FhirStoreServer:
             return self._resource_answer(200, version)
         raise StoreError(400, "not-supported", "unsupported interaction")
 
+    def _known(self, type_: str) -> bool:
+        try:
+            self.version.model_class(type_)
+        except (ValueError, KeyError, ImportError):
+            return False
+        return True
+
     # -- interactions --------------------
     def _body(self, request: IncomingRequest, type_: str | None = None) -> dict[str, Any]:
         try:
@@ -107,12 +121,17 @@ class FhirStoreServer:
             raise StoreError(400, "structure", "body is not a JSON object")
         if type_ is not None and body.get("resourceType") != type_:
             raise StoreError(400, "invalid", "resourceType does not match the URL")
-        if self.validate and body.get("resourceType") != "Bundle":
-            try:
-                self.version.model_class(str(body.get("resourceType"))).model_validate(body)
-            except Exception as exc:  # pydantic ValidationError, KeyError for unknown types
-                raise StoreError(422, "invalid", f"resource does not validate: {str(exc)[:300]}") from None
+        if body.get("resourceType") != "Bundle":
+            self._validate(body)
         return body
+
+    def _validate(self, resource: dict[str, Any]) -> None:
+        if not self.validate:
+            return
+        try:
+            self.version.model_class(str(resource.get("resourceType"))).model_validate(resource)
+        except Exception as exc:  # pydantic ValidationError, KeyError for unknown types
+            raise StoreError(422, "invalid", f"resource does not validate: {str(exc)[:300]}") from None
 
     def _type_level(
         self, request: IncomingRequest, type_: str, method: str, params: list[tuple[str, str]]
@@ -146,10 +165,34 @@ class FhirStoreServer:
             if_match = match.removeprefix("W/").strip('"') if match else None
             version, created = self.store.update(body, if_match=if_match)
             return self._resource_answer(201 if created else 200, version, location=created)
+        if method == "PATCH":
+            return self._patch(request, type_, id_)
         if method == "DELETE":
             self.store.delete(type_, id_)
             return Answer(204)
         raise StoreError(405, "not-supported", f"{method} on an instance is not supported")
+
+    def _patch(self, request: IncomingRequest, type_: str, id_: str) -> Answer:
+        """JSON Patch (RFC 6902) of the current version, honouring ``If-Match``; FHIRPath Patch is refused."""
+        if request.content_type != naming.JSON_PATCH:
+            raise StoreError(415, "not-supported", f"only JSON Patch ({naming.JSON_PATCH}) is supported")
+        current = self.store.current(type_, id_)
+        if current is None or current.resource is None:
+            raise StoreError(404, "not-found", "no such resource")
+        match = request.headers.get("if-match")
+        if match is not None and match.removeprefix("W/").strip('"') != current.version_id:
+            raise StoreError(412, "conflict", "version mismatch (If-Match)")
+        try:
+            patched = apply(current.resource, json.loads(request.body))
+        except (ValueError, UnicodeDecodeError):
+            raise StoreError(400, "structure", "body is not valid JSON") from None
+        except JsonPatchError as exc:
+            raise StoreError(422, "processing", exc.message) from None
+        if patched.get("resourceType") != type_ or patched.get("id") != id_:
+            raise StoreError(422, "processing", "a patch may not change resourceType or id")
+        self._validate(patched)
+        version, _ = self.store.update(patched, if_match=current.version_id)
+        return self._resource_answer(200, version)
 
     def _resource_answer(self, status: int, version: Version, *, location: bool = False) -> Answer:
         headers = {"etag": f'W/"{version.version_id}"', "last-modified": version.last_updated}
@@ -169,8 +212,8 @@ class FhirStoreServer:
     ) -> Answer:
         found = matches if matches is not None else self.store.search(type_, params, compartment=compartment)
         found = _sorted(found, [v for k, v in params if k == "_sort"])
-        count = min(MAX_COUNT, int(_first(params, "_count") or DEFAULT_COUNT))
-        offset = int(_first(params, "_offset") or 0)
+        count = min(MAX_COUNT, _int(params, "_count", DEFAULT_COUNT, minimum=0))
+        offset = _int(params, "_offset", 0, minimum=0)
         page = found[offset : offset + count]
         entries = [self._entry(request, r, "match") for r in page]
         entries += [self._entry(request, r, "include") for r in self._includes(page, params)]
@@ -178,7 +221,7 @@ class FhirStoreServer:
         path = urlsplit(request.url).path
         self_query = [(k, v) for k, v in params if k != "_offset"]
         links = [{"relation": "self", "url": _link(base, path, self.base_path, self_query, offset)}]
-        if offset + count < len(found):
+        if count and offset + count < len(found):
             links.append(
                 {"relation": "next", "url": _link(base, path, self.base_path, self_query, offset + count)}
             )
@@ -233,7 +276,7 @@ class FhirStoreServer:
         self, request: IncomingRequest, type_: str, name: str, params: list[tuple[str, str]]
     ) -> Answer:
         if type_ == "Observation" and name == "lastn":
-            max_ = int(_first(params, "max") or 1)
+            max_ = _int(params, "max", 1, minimum=1)
             criteria = [(k, v) for k, v in params if k != "max"]
             newest: dict[str, list[dict[str, Any]]] = {}
             found = self.store.search(type_, criteria)
@@ -249,9 +292,18 @@ class FhirStoreServer:
     def _history(
         self, request: IncomingRequest, type_: str | None, id_: str | None, params: list[tuple[str, str]]
     ) -> Answer:
-        versions = self.store.history(type_, id_, _first(params, "_since"))
-        count = min(MAX_COUNT, int(_first(params, "_count") or DEFAULT_COUNT))
-        offset = int(_first(params, "_offset") or 0)
+        unknown = sorted({k for k, _ in params} - HISTORY_PARAMS)
+        if unknown:
+            raise StoreError(400, "not-supported", f"history parameter {unknown[0]!r} is not supported")
+        since = _first(params, "_since")
+        if since is not None:
+            try:
+                s.parse_instant(since)
+            except ValueError:
+                raise StoreError(400, "invalid", f"_since={since[:40]!r} is not a FHIR instant") from None
+        versions = self.store.history(type_, id_, since)
+        count = min(MAX_COUNT, _int(params, "_count", DEFAULT_COUNT, minimum=0))
+        offset = _int(params, "_offset", 0, minimum=0)
         page = versions[offset : offset + count]
         base = self.base_url(request)
         entries = []
@@ -275,7 +327,7 @@ class FhirStoreServer:
         path = urlsplit(request.url).path
         query = [(k, v) for k, v in params if k != "_offset"]
         links = [{"relation": "self", "url": _link(base, path, self.base_path, query, offset)}]
-        if offset + count < len(versions):
+        if count and offset + count < len(versions):
             links.append(
                 {"relation": "next", "url": _link(base, path, self.base_path, query, offset + count)}
             )
@@ -335,6 +387,25 @@ class FhirStoreServer:
 
 def _first(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in params if k == name), None)
+
+
+def _int(params: Sequence[tuple[str, str]], name: str, default: int, *, minimum: int) -> int:
+    text = _first(params, name)
+    if text is None or text == "":
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) < minimum:
+        raise StoreError(400, "invalid", f"{name} must be an integer of at least {minimum}")
+    return int(text)
+
+
+def _check_format(request: IncomingRequest, params: Sequence[tuple[str, str]]) -> None:
+    """Only JSON is spoken: ``_format`` or an ``Accept`` without JSON gets a 406 OperationOutcome."""
+    wanted = _first(params, "_format")
+    if wanted is not None and wanted.split(";")[0].strip() not in _JSON_FORMATS:
+        raise StoreError(406, "not-supported", "only JSON (_format=json) is supported")
+    accept = request.headers.get("accept", "")
+    if accept and not any(k in accept for k in ("json", "*/*", "application/*")):
+        raise StoreError(406, "not-supported", "only application/fhir+json is supported")
 
 
 def _link(base: str, path: str, base_path: str, query: list[tuple[str, str]], offset: int) -> str:

@@ -182,11 +182,16 @@ def parse_instant(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def match_date(values: Iterable[Any], query: str) -> bool:
-    """Date comparison with FHIR prefixes (``eq`` default compares at the query's precision)."""
+def parse_date_query(query: str) -> tuple[str, str, datetime]:
+    """(prefix, raw value, bound) of a date search value; ``ValueError`` when it is not a date."""
     prefix = query[:2] if query[:2] in _PREFIXES else "eq"
     raw = query[2:] if query[:2] in _PREFIXES else query
-    bound = parse_instant(raw)
+    return prefix, raw, parse_instant(raw)
+
+
+def match_date(values: Iterable[Any], query: str) -> bool:
+    """Date comparison with FHIR prefixes (``eq`` default compares at the query's precision)."""
+    prefix, raw, bound = parse_date_query(query)
     ops: dict[str, Callable[[datetime], bool]] = {
         "gt": lambda d: d > bound,
         "sa": lambda d: d > bound,

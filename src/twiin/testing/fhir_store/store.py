@@ -195,9 +195,8 @@ class MemoryFhirStore:
     ) -> list[dict[str, Any]]:
         """Resources of ``type_`` matching every (name, value) pair; result parameters ignored."""
         criteria = [(k, v) for k, v in params if k not in s.RESULT_PARAMS]
-        for name, _ in criteria:
-            if s.param_def(name.split(":")[0].split(".")[0]) is None:
-                raise StoreError(400, "not-supported", f"search parameter {name!r} is not supported")
+        for name, value in criteria:
+            check_criterion(name, value)
         results = []
         for resource in self.all_current(type_):
             if compartment is not None and not _in_compartment(resource, compartment):
@@ -214,6 +213,34 @@ class MemoryFhirStore:
         type_, id_ = target.split("/", 1)
         version = self.current(type_, id_)
         return version.resource if version else None
+
+
+_MODIFIERS: dict[s.Kind, frozenset[str]] = {
+    "token": frozenset({"", "not"}),
+    "string": frozenset({"", "exact", "contains"}),
+    "date": frozenset({""}),
+    "reference": frozenset({"", "identifier"}),
+}
+
+
+def check_criterion(name: str, query: str) -> None:
+    """Refuse (400 OperationOutcome) a parameter, modifier, chain or value the store cannot answer."""
+    base, _, modifier = name.partition(":")
+    base, _, chain = base.partition(".")
+    definition = s.param_def(base)
+    if definition is None:
+        raise StoreError(400, "not-supported", f"search parameter {name!r} is not supported")
+    if chain and (definition.kind != "reference" or chain != "identifier" or modifier):
+        raise StoreError(400, "not-supported", f"chained parameter {name!r} is not supported")
+    type_modifier = definition.kind == "reference" and modifier[:1].isupper()
+    if modifier not in _MODIFIERS[definition.kind] and not type_modifier:
+        raise StoreError(400, "not-supported", f"modifier {modifier!r} of {base!r} is not supported")
+    if definition.kind == "date":
+        for alternative in query.split(","):
+            try:
+                s.parse_date_query(alternative)
+            except ValueError:
+                raise StoreError(400, "invalid", f"{name}: {alternative!r} is not a FHIR date") from None
 
 
 def _type_of(resource: Mapping[str, Any]) -> str:
@@ -257,7 +284,10 @@ def _matches(
             )
         if chain is not None:
             raise StoreError(400, "not-supported", f"chained parameter {name!r} is not supported")
-        return any(s.match_reference(values, q) for q in alternatives)
+        if modifier:  # a type modifier (partof:Organization=1): only references to that type
+            alternatives = [q if "/" in q else f"{modifier}/{q}" for q in alternatives]
+            values = [v for v in values for t in s.reference_targets(v) if t.startswith(modifier + "/")]
+        return any(s.match_reference(values, s.relative_reference(q)) for q in alternatives)
     if definition.kind == "token":
         if modifier == "not":
             return not any(s.match_token(values, q) for q in alternatives)

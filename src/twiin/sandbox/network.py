@@ -1,0 +1,301 @@
+""":class:`Sandbox`: the whole local Twiin network, started and stopped as one object."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from twiin import naming
+from twiin._http import client_ssl_context, server_ssl_context
+from twiin.addressing import LiveDirectory, payload_types
+from twiin.audit import MemorySink
+from twiin.auth import AssertionSigner
+from twiin.auth.server import TokenEndpoint, TokenIssuer
+from twiin.consent import DataCategory, Decision, MitzClient
+from twiin.exchange.notified_pull import (
+    BGZ_SERVER_PAYLOAD,
+    NOTIFICATION_PAYLOAD,
+    Notification,
+    NotificationReceiver,
+    NotificationSender,
+    Puller,
+    PullServer,
+)
+from twiin.fhir_version import FhirVersion
+from twiin.identifiers import Bsn
+from twiin.sandbox import directory, layout
+from twiin.sandbox.participants import (
+    DIRECTORY_OPERATOR,
+    GP,
+    HOSPITAL,
+    MITZ_OPERATOR,
+    NO_CONSENT,
+    PARTICIPANTS,
+    PLACER,
+    WITH_CONSENT,
+    Participant,
+)
+from twiin.serving import Answer, IncomingRequest
+from twiin.testing.fake_mitz import FakeConsent, FakeMitz
+from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
+from twiin.testing.notified_pull import NotifiedPullNetwork, assertion_policy
+from twiin.testing.pki import IssuedCertificate, TestPKI
+from twiin.testing.placer import PlacerFhirServer
+from twiin.testing.router import Router
+from twiin.testing.server import RunningServer, serve
+
+__all__ = ["PLACER_PATIENT_ID", "Sandbox", "placer_patient"]
+
+PLACER_PATIENT_ID = "sandbox-patient"
+"""Id of the R4 ``Patient`` (the patient with consent) in the placer's store."""
+
+
+def placer_patient(bsn: Bsn) -> dict[str, Any]:
+    """The R4 ``Patient`` the placer holds for ``bsn`` (synthetic demographics)."""
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": naming.BSN_SYSTEM, "value": bsn.value}],
+        "name": [{"family": "Sandbox", "given": ["Patient"]}],
+    }
+
+
+class Sandbox:
+    """The local Twiin network on 127.0.0.1 over mTLS (see :mod:`twiin.sandbox`).
+
+    ``directory`` is where the layout is written (a fresh temporary directory, removed again
+    by :meth:`close`, when ``None``). Use as a context manager, or call :meth:`start` and
+    :meth:`close`.
+    """
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self._requested = Path(directory) if directory is not None else None
+        self._stack: ExitStack | None = None
+        self._temporary: Path | None = None
+        self._certificates: dict[str, IssuedCertificate] = {}
+        self.dir: Path = self._requested or Path()
+        self.info: dict[str, Any] = {}
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`close`."""
+        return self._stack is not None
+
+    def start(self) -> Sandbox:
+        """Generate the PKI, start every server, seed the directory and write the layout."""
+        if self._stack is not None:
+            raise RuntimeError("the sandbox is already running")
+        stack = ExitStack()
+        try:
+            if self._requested is None:
+                self._temporary = Path(tempfile.mkdtemp(prefix="twiin-sandbox-"))
+                self.dir = self._temporary
+            else:
+                self.dir = self._requested.resolve()
+                self.dir.mkdir(parents=True, exist_ok=True)
+            self._start(stack)
+        except BaseException:
+            stack.close()
+            self._remove_temporary()
+            raise
+        self._stack = stack
+        return self
+
+    def close(self) -> None:
+        """Stop every server and client; remove the directory when it was temporary."""
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.close()
+        self._remove_temporary()
+
+    def _remove_temporary(self) -> None:
+        if self._temporary is not None:
+            shutil.rmtree(self._temporary, ignore_errors=True)
+            self._temporary = None
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def _start(self, stack: ExitStack) -> None:
+        self.pki = pki = TestPKI(key_type="ec256")
+        trust = pki.trust_anchors
+        self.pseudonym_key = secrets.token_hex(32).encode("ascii")
+        layout.write_private(self.dir / "audit-pseudonym.key", self.pseudonym_key + b"\n")
+        layout.write_trust(self.dir, pki)
+
+        def server(identity: Participant, routes: Router) -> RunningServer:
+            creds = self._issue(identity).credentials()
+            return stack.enter_context(serve(routes, server_ssl_context(creds, trust)))
+
+        # The mCSD directory (filled once the GtKs' addresses are known) and the fake Mitz.
+        self.directory_store = MemoryFhirStore()
+        mcsd = FhirStoreServer(self.directory_store, FhirVersion.R4, base_path="/mcsd")
+        self.directory_server = server(DIRECTORY_OPERATOR, Router({"/mcsd": mcsd}))
+        self.directory_url = self.directory_server.url("mcsd")
+        self.mitz = FakeMitz(require_client_certificate=True)
+        self.mitz.consents.extend([
+            FakeConsent(WITH_CONSENT, DataCategory.GGC002, Decision.PERMIT),
+            FakeConsent(NO_CONSENT, DataCategory.GGC002, Decision.DENY),
+        ])  # fmt: skip
+        self.mitz_server = server(MITZ_OPERATOR, Router({"/mitz": self.mitz.handle}))
+        self.mitz_url = self.mitz_server.url("mitz")
+
+        # The R4 placer: a FHIR store whose Task writes are vetted per caller, and a token endpoint.
+        placer_cert = self._issue(PLACER)
+        self.placer_fhir = placer_fhir = PlacerFhirServer(PLACER.ura, base_path="/fhir")
+        self.placer_store = placer_fhir.store
+        self.placer_store.create(placer_patient(WITH_CONSENT), id=PLACER_PATIENT_ID)
+        placer_tokens: list[TokenEndpoint] = []  # the issuer needs the URL the server gets
+
+        def tokens(request: IncomingRequest) -> Answer:
+            return placer_tokens[0].handle(request)
+
+        self.placer_server = stack.enter_context(
+            serve(
+                Router({"/fhir": placer_fhir, "/token": tokens}),
+                server_ssl_context(placer_cert.credentials(), trust),
+            )
+        )
+        self.placer_url = self.placer_server.url("fhir")
+        self.placer_token_url = self.placer_server.url("token")
+        issuer = TokenIssuer(AssertionSigner(placer_cert.credentials()), issuer=self.placer_token_url)
+        placer_tokens.append(
+            TokenEndpoint(issuer=issuer, policy=assertion_policy(pki, self.placer_token_url))
+        )
+
+        # The two GtKs: addressing through the live directory, consent through Mitz.
+        def live_directory(net: NotifiedPullNetwork) -> LiveDirectory:
+            self._seed_directory(net)
+            context = client_ssl_context(net.sender_creds, trust)
+            return stack.enter_context(LiveDirectory(self.directory_url, ssl_context=context))
+
+        def mitz_client(net: NotifiedPullNetwork) -> MitzClient:
+            return stack.enter_context(MitzClient(self.mitz_url, credentials=net.sender_creds, trust=trust))
+
+        self.network = stack.enter_context(
+            NotifiedPullNetwork(
+                pki,
+                resolver=live_directory,
+                consent=mitz_client,
+                audit_files=(
+                    self.dir / HOSPITAL.key / "gtk-audit.jsonl",
+                    self.dir / GP.key / "gtk-audit.jsonl",
+                ),
+                pseudonym_key=self.pseudonym_key,
+                holder_type=HOSPITAL.provider_type,
+            )
+        )
+        self._certificates.update(
+            {HOSPITAL.key: self.network.sender_cert, GP.key: self.network.receiver_cert}
+        )
+        self._write_layout()
+
+    def _issue(self, identity: Participant) -> IssuedCertificate:
+        issued = self.pki.issue_server(
+            ura=identity.ura.value, uzi_number=identity.uzi_number, key_type="ec256"
+        )
+        self._certificates[identity.key] = issued
+        return issued
+
+    def _seed_directory(self, net: NotifiedPullNetwork) -> None:
+        Listed, STU3 = directory.ListedEndpoint, FhirVersion.STU3
+        for folder in (HOSPITAL.key, GP.key):
+            (self.dir / folder).mkdir(exist_ok=True)
+        directory.seed(
+            self.directory_store,
+            [
+                (HOSPITAL, [Listed("bgz", net.sender_server.url("fhir"), BGZ_SERVER_PAYLOAD, STU3)]),
+                (GP, [Listed("notification", net.receiver_server.url("fhir"), NOTIFICATION_PAYLOAD, STU3)]),
+                (PLACER, [Listed("fhir", self.placer_url, payload_types.ANY, FhirVersion.R4)]),
+            ],
+        )  # fmt: skip
+
+    def _write_layout(self) -> None:
+        servers = {
+            HOSPITAL.key: (self.network.sender_server.url("fhir"), self.network.token_url),
+            GP.key: (self.network.receiver_server.url("fhir"), self.network.receiver_server.url("token")),
+            PLACER.key: (self.placer_url, self.placer_token_url),
+        }
+        participants: dict[str, dict[str, str]] = {}
+        for participant in PARTICIPANTS:
+            fhir_base, token_url = servers[participant.key]
+            urls = layout.NodeUrls(self.directory_url, self.mitz_url, fhir_base, token_url)
+            config = layout.write_node(self.dir, participant, self._certificates[participant.key], urls)
+            participants[participant.key] = {
+                "ura": participant.ura.value,
+                "fhir_base": fhir_base,
+                "token_url": token_url,
+                "config": str(config),
+            }
+        self.info = {
+            "directory": self.directory_url,
+            "mitz": self.mitz_url,
+            "placer": self.placer_url,
+            "participants": participants,
+            "patients": {"consent": WITH_CONSENT.value, "no_consent": NO_CONSENT.value},
+        }
+        (self.dir / "sandbox.json").write_text(json.dumps(self.info, indent=2) + "\n", encoding="utf-8")
+
+    # -- access -------------------------------------------------------------------------------------
+    def config_path(self, participant: str) -> Path:
+        """The node.toml of ``participant`` (``"hospital"``, ``"gp"`` or ``"placer"``)."""
+        if participant not in {p.key for p in PARTICIPANTS}:
+            raise KeyError(f"unknown sandbox participant {participant!r}")
+        return self.dir / participant / "node.toml"
+
+    @property
+    def sender(self) -> NotificationSender:
+        """The hospital's Notification sender."""
+        return self.network.sender
+
+    @property
+    def puller(self) -> Puller:
+        """The GP's puller."""
+        return self.network.puller
+
+    @property
+    def receiver(self) -> NotificationReceiver:
+        """The GP's Task endpoint logic."""
+        return self.network.receiver
+
+    @property
+    def accepted(self) -> list[Notification]:
+        """Notifications the GP's Task endpoint accepted."""
+        return self.network.accepted
+
+    @property
+    def guard(self) -> PullServer:
+        """The hospital's pull guard (token, authorization base, consent)."""
+        return self.network.guard
+
+    @property
+    def sender_audit(self) -> MemorySink:
+        """The hospital GtK's audit events (also in ``hospital/gtk-audit.jsonl``)."""
+        return self.network.sender_audit
+
+    @property
+    def receiver_audit(self) -> MemorySink:
+        """The GP GtK's audit events (also in ``gp/gtk-audit.jsonl``)."""
+        return self.network.receiver_audit
+
+    @property
+    def resolver(self) -> LiveDirectory:
+        """The live mCSD directory both built-in GtKs resolve through."""
+        resolver = self.network.resolver
+        assert isinstance(resolver, LiveDirectory)
+        return resolver
+
+    @property
+    def store(self) -> MemoryFhirStore:
+        """The hospital's STU3 store with the BgZ data."""
+        return self.network.store

@@ -1,0 +1,81 @@
+"""``twiin sandbox`` as a subprocess: it starts, serves, and stops cleanly on SIGTERM and SIGINT."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from twiin._http import client_ssl_context, create_client
+from twiin.credentials import Credentials, TrustAnchors
+from twiin.testing.server import is_port_open
+
+pytestmark = pytest.mark.e2e
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str]) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            pytest.fail(f"twiin sandbox exited early ({process.returncode}): {out}\n{err}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("twiin sandbox did not become ready")
+        time.sleep(0.05)
+    return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_twiin_sandbox_runs_until_stopped(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    ready = tmp_path / "ready.json"
+    folder = tmp_path / "net"
+    command = [sys.executable, "-m", "twiin", "sandbox", "--dir", str(folder), "--ready-file", str(ready)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = _wait_for(ready, process)
+        assert info == json.loads((folder / "sandbox.json").read_text())
+        creds = Credentials.from_pem_files(folder / "gp" / "cert.pem", folder / "gp" / "key.pem")
+        context = client_ssl_context(creds, TrustAnchors.from_pem_file(folder / "ca.pem"))
+        with create_client(ssl_context=context) as client:
+            answer = client.get(f"{info['directory']}/Organization?identifier=11111111")
+        assert answer.status_code == 200
+        assert answer.json()["total"] == 1
+        port = int(str(info["directory"]).split(":")[2].split("/")[0])
+        process.send_signal(stop_signal)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "Ready. Press Ctrl-C to stop." in out
+    assert str(folder / "hospital" / "node.toml") in out
+    assert "Sandbox stopped." in out
+    assert "Traceback" not in err
+    assert not is_port_open(port)
+    assert (folder / "placer" / "node.toml").exists(), "a --dir layout is kept after the sandbox stops"
+
+
+def test_twiin_sandbox_json_output(tmp_path: Path) -> None:
+    ready = tmp_path / "ready.json"
+    command = [sys.executable, "-m", "twiin", "sandbox", "--json", "--ready-file", str(ready)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = _wait_for(ready, process)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    printed = json.loads(out)
+    assert printed["participants"] == info["participants"]
+    assert "999999151" not in out, "BSNs are redacted on the terminal"
+    assert not Path(str(info["participants"]["gp"]["config"])).exists(), "the temporary layout is removed"
