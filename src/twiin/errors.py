@@ -505,3 +505,35 @@ class ConsentNotificationError(ConsentProtocolError):
 
 class ConsentSignatureError(ConsentProtocolError):
     """An XML signature on a Mitz message is missing, malformed or does not verify."""
+
+
+# --- added by push/pull ---------------------------------------------------------------------
+
+
+class ConsentDenied(ExchangeError):
+    """Consent is not Permit for this data (Deny, or no clean answer): no request was sent.
+
+    ``resource_type`` names the data that was asked for; the patient is never part of the error.
+    """
+
+    def __init__(
+        self, message: str = "no consent: nothing was requested", *, resource_type: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.resource_type = resource_type
+
+
+class MessageRejected(ExchangeError):
+    """A receiver answered a FHIR message with ``MessageHeader.response.code`` other than ``ok``.
+
+    ``code`` is ``transient-error`` or ``fatal-error``; ``operation_outcome`` is the outcome the
+    response pointed to (``response.details``), when it carried one.
+    """
+
+    def __init__(self, message: str, *, code: str, operation_outcome: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation_outcome = operation_outcome
+
+
+__all__ += ["ConsentDenied", "MessageRejected"]

@@ -52,7 +52,7 @@ def test_identifiers_example_runs() -> None:
 
 def test_every_example_is_tested() -> None:
     scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")}
-    assert scripts == {"identifiers.py", "bgz_receiver.py", *SANDBOX_EXAMPLES}
+    assert scripts == {"identifiers.py", "bgz_receiver.py", "push_pull.py", *SANDBOX_EXAMPLES}
 
 
 @pytest.mark.e2e
@@ -89,3 +89,15 @@ def test_sandbox_example_without_a_sandbox_says_how_to_run_it(tmp_path: Path) ->
     assert result.returncode != 0
     assert "usage: python" in result.stderr
     assert "SANDBOX_DIR" in result.stderr
+
+
+@pytest.mark.e2e
+def test_push_pull_example_runs_against_its_own_peer() -> None:
+    result = _run("push_pull.py")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("push: HTTP 200, entries [201, 201]")
+    assert lines[1].startswith("pull: 29 queries, ok=True")
+    assert "60 conditions" in lines[1]
+    assert lines[2] == "pull without consent: denied=True, requests sent: 0"
+    assert "999999151" not in result.stdout

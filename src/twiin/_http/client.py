@@ -8,6 +8,7 @@ or pass their own client to the higher layers.
 from __future__ import annotations
 
 import contextlib
+import logging
 import ssl
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,7 @@ from twiin._http.errors import map_transport_error
 from twiin._http.retry import AsyncRetryTransport, RetryTransport
 from twiin.config import RetryPolicy, Timeouts
 from twiin.errors import ResponseTooLarge, redact_url
-from twiin.redaction import get_logger
+from twiin.redaction import RedactingFilter, get_logger
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
@@ -29,6 +30,13 @@ __all__ = [
 ]
 
 log = get_logger("twiin.http")
+
+# httpx and httpcore log every request URL, query string included, on their own loggers (INFO
+# and DEBUG); a search by BSN would put the BSN in those lines. Redact them too.
+for _name in ("httpx", "httpcore"):
+    _third_party = logging.getLogger(_name)
+    if not any(isinstance(f, RedactingFilter) for f in _third_party.filters):
+        _third_party.addFilter(RedactingFilter())
 
 DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 USER_AGENT = "twiin-python"
@@ -42,11 +50,14 @@ def to_httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
 
 
 def _log_request(request: httpx.Request) -> None:
-    log.debug("-> %s %s", request.method, redact_url(request.url))
+    if log.isEnabledFor(logging.DEBUG):  # redact_url parses the URL: skip it when nobody listens
+        log.debug("-> %s %s", request.method, redact_url(request.url))
 
 
 def _log_response(response: httpx.Response) -> None:
-    log.debug("<- %s %s %s", response.status_code, response.request.method, redact_url(response.request.url))
+    if log.isEnabledFor(logging.DEBUG):
+        request = response.request
+        log.debug("<- %s %s %s", response.status_code, request.method, redact_url(request.url))
 
 
 async def _alog_request(request: httpx.Request) -> None:
@@ -133,15 +144,22 @@ def send(
         response = client.send(request, stream=True, **kwargs)
     except httpx.TransportError as exc:
         raise map_transport_error(exc, request) from None
+    declared = _declared_length(response)
+    if declared is not None:  # framed by Content-Length: the transport reads no more than that
+        try:
+            _refuse_above(declared, max_bytes, request)
+            response.read()
+        except httpx.TransportError as exc:
+            raise map_transport_error(exc, request) from None
+        finally:
+            response.close()
+        return _checked(response, request, max_bytes)
     try:
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
-            if size > max_bytes:
-                raise ResponseTooLarge(
-                    f"response exceeds {max_bytes} bytes", url=request.url, method=request.method
-                )
+            _refuse_above(size, max_bytes, request)
             chunks.append(chunk)
     except httpx.TransportError as exc:
         raise map_transport_error(exc, request) from None
@@ -162,21 +180,49 @@ async def asend(
         response = await client.send(request, stream=True, **kwargs)
     except httpx.TransportError as exc:
         raise map_transport_error(exc, request) from None
+    declared = _declared_length(response)
+    if declared is not None:
+        try:
+            _refuse_above(declared, max_bytes, request)
+            await response.aread()
+        except httpx.TransportError as exc:
+            raise map_transport_error(exc, request) from None
+        finally:
+            await response.aclose()
+        return _checked(response, request, max_bytes)
     try:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
-            if size > max_bytes:
-                raise ResponseTooLarge(
-                    f"response exceeds {max_bytes} bytes", url=request.url, method=request.method
-                )
+            _refuse_above(size, max_bytes, request)
             chunks.append(chunk)
     except httpx.TransportError as exc:
         raise map_transport_error(exc, request) from None
     finally:
         await response.aclose()
     return _complete(response, b"".join(chunks))
+
+
+def _declared_length(response: httpx.Response) -> int | None:
+    """The body size declared by an unencoded response's Content-Length (None: unknown or encoded)."""
+    headers = response.headers
+    encoding = headers.get("content-encoding")
+    length = headers.get("content-length")
+    if (encoding and encoding.strip().lower() != "identity") or length is None or not length.isdigit():
+        return None
+    return int(length)
+
+
+def _refuse_above(size: int, max_bytes: int, request: httpx.Request) -> None:
+    if size > max_bytes:
+        raise ResponseTooLarge(f"response exceeds {max_bytes} bytes", url=request.url, method=request.method)
+
+
+def _checked(response: httpx.Response, request: httpx.Request, max_bytes: int) -> httpx.Response:
+    """``response`` once read; its length is checked again for transports that do not enforce framing."""
+    _refuse_above(len(response.content), max_bytes, request)
+    return response
 
 
 def _complete(streamed: httpx.Response, body: bytes) -> httpx.Response:

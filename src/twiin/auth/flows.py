@@ -29,6 +29,7 @@ from typing import Any
 import anyio
 
 from twiin._http.compat import httpx
+from twiin.addressing.endpoint import EndpointPolicy
 from twiin.auth.dpop import DPoPSigner
 from twiin.auth.jose import (
     ASSERTION_TYPE,
@@ -47,7 +48,7 @@ from twiin.auth.tokens import (
     parse_token_response,
 )
 from twiin.credentials import Credentials
-from twiin.errors import ConfigurationError, ResponseTooLarge
+from twiin.errors import ConfigurationError, ResponseTooLarge, UnsafeEndpoint
 from twiin.redaction import get_logger
 
 __all__ = [
@@ -59,6 +60,7 @@ __all__ = [
     "TlsClientAuth",
     "TokenAuth",
     "TokenExchangeAuth",
+    "checked_token_endpoint",
 ]
 
 log = get_logger(__name__)
@@ -75,6 +77,24 @@ def _as_signer(value: AssertionSigner | Credentials | None) -> AssertionSigner |
     if value is None or isinstance(value, AssertionSigner):
         return value
     return AssertionSigner(value)
+
+
+_HTTPS = EndpointPolicy()
+_LOOPBACK_HTTP = EndpointPolicy(allow_http=True, allowed_hosts=frozenset({"127.0.0.1", "localhost", "::1"}))
+
+
+def checked_token_endpoint(url: str) -> str:
+    """``url`` if it is an https URL, or plain http on a loopback host (tests, local sidecars).
+
+    Anything else raises :class:`~twiin.errors.ConfigurationError`: a token request carries a
+    signed assertion and must not travel in the clear to another host.
+    """
+    for policy in (_HTTPS, _LOOPBACK_HTTP):
+        try:
+            return policy.check(url)
+        except UnsafeEndpoint:
+            continue
+    raise ConfigurationError("auth.token_endpoint", "must be an https URL (plain http only on loopback)")
 
 
 def _invalid_token(response: httpx.Response) -> bool:
@@ -104,9 +124,7 @@ class TokenAuth(httpx.Auth):
         dpop: DPoPSigner | None = None,
         clock: Clock = time.time,
     ) -> None:
-        if not token_endpoint.startswith(("https://", "http://127.0.0.1", "http://localhost")):
-            raise ConfigurationError("auth.token_endpoint", "must be an https URL")
-        self.token_endpoint = token_endpoint
+        self.token_endpoint = checked_token_endpoint(token_endpoint)
         self.client_id = client_id
         self.scope = scope
         self.audience = audience
@@ -247,8 +265,13 @@ class _AssertionMixin(TokenAuth):
         assertion_lifetime: int,
         assertion_claims: Mapping[str, Any] | None,
         bind_certificate: bool,
+        *,
+        assertion_typ: str | None = "JWT",
+        assertion_not_before: bool = False,
     ) -> None:
         self.signer = _as_signer(signer)
+        self.assertion_typ = assertion_typ
+        self.assertion_not_before = assertion_not_before
         self.assertion_audience = assertion_audience or self.token_endpoint
         self.assertion_lifetime = assertion_lifetime
         self.assertion_claims = dict(assertion_claims or {})
@@ -269,6 +292,8 @@ class _AssertionMixin(TokenAuth):
             now=now,
             bind_certificate=self.bind_certificate,
             extra_claims=self.assertion_claims,
+            not_before=self.assertion_not_before,
+            typ=self.assertion_typ,
         )
         return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
 
@@ -278,7 +303,10 @@ class ClientCredentialsAuth(_AssertionMixin):
 
     ``extra_params`` go on the form (e.g. ``target_audience`` or ``resource``);
     ``assertion_claims`` go into the assertion (e.g. ``scope``, ``target_audience`` as the
-    MinVWS token service wants). ``bind_certificate`` adds ``cnf.x5t#S256`` to the assertion.
+    MinVWS token service wants). ``bind_certificate`` adds ``cnf.x5t#S256`` to the assertion;
+    ``assertion_typ`` sets its header ``typ`` (``None`` omits it) and ``assertion_not_before``
+    adds ``nbf``. The signer's ``alg``, ``kid`` and ``x5c`` come from the
+    :class:`~twiin.auth.AssertionSigner` passed in.
     """
 
     grant_type = GRANT_CLIENT_CREDENTIALS
@@ -295,11 +323,19 @@ class ClientCredentialsAuth(_AssertionMixin):
         assertion_lifetime: int = DEFAULT_ASSERTION_LIFETIME,
         assertion_claims: Mapping[str, Any] | None = None,
         bind_certificate: bool = False,
+        assertion_typ: str | None = "JWT",
+        assertion_not_before: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(token_endpoint, client_id=client_id, scope=scope, audience=audience, **kwargs)
         self._init_assertion(
-            signer, assertion_audience, assertion_lifetime, assertion_claims, bind_certificate
+            signer,
+            assertion_audience,
+            assertion_lifetime,
+            assertion_claims,
+            bind_certificate,
+            assertion_typ=assertion_typ,
+            assertion_not_before=assertion_not_before,
         )
 
     def token_form(self, now: float) -> dict[str, str]:
@@ -353,11 +389,19 @@ class JwtBearerAuth(_AssertionMixin):
         authorization_base_param: str | None = None,
         client_authentication: str = "private_key_jwt",
         bind_certificate: bool = False,
+        assertion_typ: str | None = "JWT",
+        assertion_not_before: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(token_endpoint, client_id=client_id, scope=scope, audience=audience, **kwargs)
         self._init_assertion(
-            signer, assertion_audience, assertion_lifetime, assertion_claims, bind_certificate
+            signer,
+            assertion_audience,
+            assertion_lifetime,
+            assertion_claims,
+            bind_certificate,
+            assertion_typ=assertion_typ,
+            assertion_not_before=assertion_not_before,
         )
         if client_authentication not in ("private_key_jwt", "tls_client_auth", "none"):
             raise ConfigurationError("auth.client_authentication", "private_key_jwt, tls_client_auth or none")
@@ -399,6 +443,8 @@ class JwtBearerAuth(_AssertionMixin):
             now=now,
             bind_certificate=self.bind_certificate,
             extra_claims=claims,
+            not_before=self.assertion_not_before,
+            typ=self.assertion_typ,
         )
 
     def token_form(self, now: float) -> dict[str, str]:
@@ -439,10 +485,20 @@ class TokenExchangeAuth(_AssertionMixin):
         audience: str | None = None,
         assertion_audience: str | None = None,
         assertion_lifetime: int = DEFAULT_ASSERTION_LIFETIME,
+        assertion_typ: str | None = "JWT",
+        assertion_not_before: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(token_endpoint, client_id=client_id, scope=scope, audience=audience, **kwargs)
-        self._init_assertion(signer, assertion_audience, assertion_lifetime, None, False)
+        self._init_assertion(
+            signer,
+            assertion_audience,
+            assertion_lifetime,
+            None,
+            False,
+            assertion_typ=assertion_typ,
+            assertion_not_before=assertion_not_before,
+        )
         if signer is not None and client_id is None:
             raise ConfigurationError("auth.client_id", "a client assertion needs a client_id")
         self.subject_token = subject_token

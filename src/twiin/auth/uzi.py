@@ -9,6 +9,7 @@ identity does not validate the chain (test certificates in the wild are often ex
 from __future__ import annotations
 
 import re
+import ssl
 from datetime import datetime
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from twiin.identifiers import Ura, UziNumber
 
 __all__ = ["CertificateInput", "UziServerIdentity", "load_certificate", "parse_uzi_othername", "uzi_identity"]
 
-CertificateInput = x509.Certificate | Credentials | bytes | str | Path
-"""A certificate, credentials (leaf), PEM/DER bytes (e.g. ``getpeercert(True)``) or a file path."""
+CertificateInput = x509.Certificate | Credentials | bytes | str | Path | ssl.SSLSocket | ssl.SSLObject
+"""A certificate, credentials (leaf), PEM/DER bytes, a file path, or a TLS connection (its peer)."""
 
 _TAG_UTF8, _TAG_PRINTABLE, _TAG_IA5 = 0x0C, 0x13, 0x16
 _PRINTABLE = re.compile(r"^[A-Za-z0-9 '()+,\-./:=?]*$")
@@ -135,9 +136,12 @@ def parse_uzi_othername(text: str) -> tuple[str, str, UziNumber, str, Ura, str, 
 
 
 def load_certificate(data: CertificateInput, password: bytes | None = None) -> x509.Certificate:
-    """Load a leaf certificate from PEM, DER, PKCS#12 (with ``password``), a path or credentials."""
+    """Load a leaf certificate from PEM, DER, PKCS#12 (with ``password``), a path, credentials, or
+    the peer certificate of an established TLS connection (``ssl.SSLSocket`` / ``ssl.SSLObject``)."""
     if isinstance(data, x509.Certificate):
         return data
+    if isinstance(data, ssl.SSLSocket | ssl.SSLObject):
+        data = _peer_der(data)
     if isinstance(data, Credentials):
         return data.certificate
     if isinstance(data, str | Path):
@@ -161,6 +165,16 @@ def load_certificate(data: CertificateInput, password: bytes | None = None) -> x
     if cert is None:
         raise UziIdentityError("the PKCS#12 data holds no certificate")
     return cert
+
+
+def _peer_der(connection: ssl.SSLSocket | ssl.SSLObject) -> bytes:
+    try:
+        der = connection.getpeercert(binary_form=True)
+    except (ValueError, OSError):  # not connected, handshake not done
+        raise UziIdentityError("the TLS connection has not completed its handshake") from None
+    if not der:
+        raise UziIdentityError("the TLS peer presented no certificate")
+    return der
 
 
 def _subject(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str | None:

@@ -419,3 +419,76 @@ def test_token_repr_hides_secret(signer: AssertionSigner) -> None:
     token = auth.cached_token()
     assert token is not None
     assert "tok-1" not in repr(token)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1.evil.example/token",
+        "http://localhost.evil.example/token",
+        "http://as.example.test/token",
+        "https://user:pw@as.example.test/token",
+        "ftp://as.example.test/token",
+        "https:///token",
+    ],
+)
+def test_token_endpoint_must_be_https_or_loopback(signer: AssertionSigner, url: str) -> None:
+    with pytest.raises(ConfigurationError, match="token_endpoint"):
+        ClientCredentialsAuth(url, signer, client_id="1")
+    with pytest.raises(ConfigurationError, match="token_endpoint"):
+        TlsClientAuth(url, client_id="1")
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080/token", "http://localhost/token", "http://[::1]:9/t"])
+def test_plain_http_token_endpoint_allowed_on_loopback(url: str) -> None:
+    assert TlsClientAuth(url, client_id="1").token_endpoint == url
+
+
+def test_cache_separates_scope_and_audience(signer: AssertionSigner) -> None:
+    server = FakeServer()
+    cache = TokenCache()
+    flows = [
+        ClientCredentialsAuth(TOKEN_URL, signer, client_id="1", scope="a", cache=cache),
+        ClientCredentialsAuth(TOKEN_URL, signer, client_id="1", scope="b", cache=cache),
+        ClientCredentialsAuth(TOKEN_URL, signer, client_id="1", scope="a", audience="x", cache=cache),
+        ClientCredentialsAuth(TOKEN_URL, signer, client_id="2", scope="a", cache=cache),
+    ]
+    with server.client(flows[0]) as client:
+        for auth in [*flows, *flows]:
+            client.get(API, auth=auth)
+    assert server.issued == 4  # one per distinct key, then all served from the shared cache
+    assert len(cache) == 4
+    assert server.api_auth[4:] == server.api_auth[:4]
+
+
+def test_assertion_typ_and_nbf_configurable(signer: AssertionSigner) -> None:
+    def header(jwt: str) -> dict[str, Any]:
+        head = jwt.split(".", maxsplit=1)[0]
+        return json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))  # type: ignore[no-any-return]
+
+    server = FakeServer()
+    plain = ClientCredentialsAuth(TOKEN_URL, signer, client_id="1")
+    custom = ClientCredentialsAuth(
+        TOKEN_URL, signer, client_id="1", scope="s", assertion_typ=None, assertion_not_before=True
+    )
+    bearer = JwtBearerAuth(
+        TOKEN_URL,
+        signer,
+        client_id="1",
+        authorization_base="ab",
+        assertion_typ="client-authentication+jwt",
+        assertion_not_before=True,
+    )
+    with server.client(plain) as client:
+        client.get(API)
+        client.get(API, auth=custom)
+        client.get(API, auth=bearer)
+    default_form, custom_form, bearer_form = server.token_forms
+    assert header(default_form["client_assertion"])["typ"] == "JWT"
+    assert "nbf" not in _claims(default_form["client_assertion"])
+    assert "typ" not in header(custom_form["client_assertion"])
+    claims = _claims(custom_form["client_assertion"])
+    assert claims["nbf"] == claims["iat"]
+    for jwt in (bearer_form["assertion"], bearer_form["client_assertion"]):
+        assert header(jwt)["typ"] == "client-authentication+jwt"
+        assert "nbf" in _claims(jwt)

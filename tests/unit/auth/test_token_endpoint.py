@@ -278,3 +278,159 @@ def test_answers_are_json(endpoint: TokenEndpoint, client_cert: IssuedCertificat
     answer = _post(endpoint, {}, client_cert)
     assert answer.headers["content-type"] == "application/json"
     json.loads(answer.body)
+
+
+# --- token exchange (RFC 8693) ----------------------------------------------------------------
+
+GRANT_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS = "urn:ietf:params:oauth:token-type:access_token"
+
+
+@pytest.fixture
+def exchanger(endpoint: TokenEndpoint, store: MemoryAuthorizationBaseStore) -> TokenEndpoint:
+    """An endpoint with token exchange on and no scope allow-list."""
+    return TokenEndpoint(issuer=endpoint.issuer, policy=endpoint.policy, store=store, token_exchange=True)
+
+
+def _access_token(answer: Answer) -> str:
+    assert answer.status == 200, answer.body
+    return str(answer.json_body()["access_token"])
+
+
+def _exchange_form(signer: AssertionSigner, subject_token: str, **extra: str) -> dict[str, str]:
+    return {
+        "grant_type": GRANT_EXCHANGE,
+        "subject_token": subject_token,
+        "subject_token_type": ACCESS,
+        "client_assertion_type": ASSERTION_TYPE,
+        "client_assertion": build_client_assertion(signer, client_id=CLIENT_URA, audience=TOKEN_URL),
+        **extra,
+    }
+
+
+def test_token_exchange_is_off_unless_enabled(
+    endpoint: TokenEndpoint, signer: AssertionSigner, client_cert: IssuedCertificate
+) -> None:
+    token = _access_token(_post(endpoint, _cc_form(signer), client_cert))
+    answer = _post(endpoint, _exchange_form(signer, token), client_cert)
+    assert (answer.status, answer.json_body()["error"]) == (400, "unsupported_grant_type")
+
+
+def test_token_exchange_keeps_or_narrows_scope(
+    exchanger: TokenEndpoint, signer: AssertionSigner, client_cert: IssuedCertificate
+) -> None:
+    held = _access_token(_post(exchanger, _cc_form(signer, scope="a b"), client_cert))
+    answer = _post(exchanger, _exchange_form(signer, held, scope="a"), client_cert)
+    body = answer.json_body()
+    assert body["issued_token_type"] == ACCESS
+    assert body["access_token"] != held
+    claims = verify_access_token(
+        body["access_token"], peer_certificate=client_cert.certificate, issuer=exchanger.issuer
+    )
+    assert claims.scope == ("a",)
+    assert claims.client_ura == Ura(CLIENT_URA)
+    same = _access_token(_post(exchanger, _exchange_form(signer, held), client_cert))
+    assert verify_access_token(
+        same, peer_certificate=client_cert.certificate, issuer=exchanger.issuer
+    ).scope == (
+        "a",
+        "b",
+    )
+    wider = _post(exchanger, _exchange_form(signer, held, scope="a c"), client_cert)
+    assert (wider.status, wider.json_body()["error"]) == (400, "invalid_scope")
+
+
+def test_token_exchange_refusals(
+    exchanger: TokenEndpoint,
+    signer: AssertionSigner,
+    client_cert: IssuedCertificate,
+) -> None:
+    held = _access_token(_post(exchanger, _cc_form(signer), client_cert))
+    foreign, _ = exchanger.issuer.issue(
+        client_id=OTHER_URA, client_ura=Ura(OTHER_URA)
+    )  # unbound, other client
+    revoked = _access_token(_post(exchanger, _cc_form(signer), client_cert))
+    exchanger.issuer.revoke(revoked)
+    cases = [
+        (_exchange_form(signer, foreign), "invalid_grant", "another client"),
+        (_exchange_form(signer, revoked), "invalid_grant", "revoked"),
+        (_exchange_form(signer, "not-a-token"), "invalid_grant", "subject token refused"),
+        (_exchange_form(signer, held, subject_token_type="urn:x"), "invalid_request", "subject_token"),
+        (_exchange_form(signer, held, requested_token_type="urn:x"), "invalid_request", "access tokens"),
+        (_exchange_form(signer, held, actor_token=held), "invalid_request", "actor_token"),
+        (_exchange_form(signer, held, audience="https://elsewhere"), "invalid_target", "resource server"),
+    ]
+    for form, error, reason in cases:
+        answer = _post(exchanger, form, client_cert)
+        body = answer.json_body()
+        assert (answer.status, body["error"]) == (400, error), body
+        assert reason in body["error_description"]
+        assert held not in answer.body.decode()
+
+
+def test_token_exchange_of_a_token_bound_to_another_certificate(
+    exchanger: TokenEndpoint, signer: AssertionSigner, client_cert: IssuedCertificate, pki: TestPKI
+) -> None:
+    second = pki.issue_server(ura=CLIENT_URA, uzi_number="900000003", key_type="ec256")  # same URA, other key
+    held = _access_token(_post(exchanger, _cc_form(signer), client_cert))
+    second_signer = AssertionSigner(second.credentials())
+    answer = _post(exchanger, _exchange_form(second_signer, held), second)
+    assert answer.json_body()["error"] == "invalid_grant"
+    assert "another certificate" in answer.json_body()["error_description"]
+
+
+def test_token_exchange_carries_the_authorization_base(
+    exchanger: TokenEndpoint,
+    signer: AssertionSigner,
+    client_cert: IssuedCertificate,
+    store: MemoryAuthorizationBaseStore,
+) -> None:
+    base = store.issue(PATIENT, Ura(CLIENT_URA), ("Patient", "Condition"))
+    held = _access_token(_post(exchanger, _bearer_form(signer, base.value), client_cert))
+    fresh = _access_token(_post(exchanger, _exchange_form(signer, held), client_cert))
+    claims = verify_access_token(
+        fresh, peer_certificate=client_cert.certificate, issuer=exchanger.issuer, store=store
+    )
+    assert (claims.patient, claims.queries, claims.authorization_base_id) == (
+        PATIENT,
+        ("Patient", "Condition"),
+        base.id,
+    )
+    store.revoke(base.value)
+    answer = _post(exchanger, _exchange_form(signer, held), client_cert)
+    assert answer.json_body()["error"] == "invalid_grant"
+    assert "revoked" in answer.json_body()["error_description"]
+
+
+def test_token_exchange_flow_against_our_endpoint(
+    exchanger: TokenEndpoint, signer: AssertionSigner, client_cert: IssuedCertificate
+) -> None:
+    """Our TokenExchangeAuth client and our endpoint agree on the RFC 8693 form."""
+    import httpx
+
+    from twiin.auth import TokenExchangeAuth
+
+    held = _access_token(_post(exchanger, _cc_form(signer, scope="a b"), client_cert))
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/token":
+            incoming = IncomingRequest(
+                request.method,
+                str(request.url),
+                dict(request.headers),
+                request.content,
+                client_cert.certificate,
+            )
+            answer = exchanger.handle(incoming)
+            return httpx.Response(answer.status, headers=dict(answer.headers), content=answer.body)
+        token = request.headers["authorization"].removeprefix("Bearer ")
+        seen.append(token)
+        claims = verify_access_token(token, peer_certificate=client_cert.certificate, issuer=exchanger.issuer)
+        return httpx.Response(200, json={"scope": list(claims.scope)})
+
+    auth = TokenExchangeAuth(TOKEN_URL, subject_token=held, signer=signer, client_id=CLIENT_URA, scope="b")
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as client:
+        assert client.get("https://fhir.example.test/fhir/Task").json() == {"scope": ["b"]}
+    assert len(seen) == 1
+    assert seen[0] != held

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twiin.auth import load_certificate, parse_uzi_othername, uzi_identity
+from twiin._http import client_ssl_context, server_ssl_context
+from twiin.auth import UziServerIdentity, load_certificate, parse_uzi_othername, uzi_identity
 from twiin.credentials import x5t_s256
 from twiin.errors import UziIdentityError
 from twiin.identifiers import Ura
@@ -145,3 +149,79 @@ def test_uzi_vectors() -> None:
         assert ident.card_type == exp["pastype"]
         assert ident.role == exp["role"]
         assert ident.ca_oid == exp["ca_oid"]
+
+
+def _identities_over_tls(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> tuple[object, object]:
+    """Handshake over a socket pair; each side reads ``uzi_identity`` of its peer (or the error)."""
+    seen: dict[str, object] = {}
+    left, right = socket.socketpair()
+    left.settimeout(10)
+    right.settimeout(10)
+
+    def server_side() -> None:
+        with server_ctx.wrap_socket(left, server_side=True) as tls:
+            try:
+                seen["client"] = uzi_identity(tls)
+            except UziIdentityError as exc:
+                seen["client"] = exc
+            tls.sendall(b"k")
+
+    thread = threading.Thread(target=server_side)
+    thread.start()
+    with client_ctx.wrap_socket(right, server_hostname="localhost") as tls:
+        assert tls.recv(1) == b"k"
+        seen["server"] = uzi_identity(tls)
+    thread.join(10)
+    return seen["client"], seen["server"]
+
+
+def test_identity_of_the_peer_of_a_live_tls_connection(
+    pki: TestPKI, client_cert: IssuedCertificate, server_cert: IssuedCertificate
+) -> None:
+    server_ctx = server_ssl_context(
+        server_cert.credentials(), pki.trust_anchors, require_client_certificate=True
+    )
+    client, server = _identities_over_tls(
+        server_ctx, client_ssl_context(client_cert.credentials(), pki.trust_anchors)
+    )
+    assert isinstance(client, UziServerIdentity)
+    assert isinstance(server, UziServerIdentity)
+    assert client.ura == Ura("12345678")
+    assert client.thumbprint == x5t_s256(client_cert.certificate)
+    assert server.ura == Ura("11111111")
+
+
+def test_tls_connection_without_handshake_or_peer_certificate(
+    pki: TestPKI, server_cert: IssuedCertificate
+) -> None:
+    pending = client_ssl_context(None, pki.trust_anchors).wrap_bio(
+        ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost"
+    )
+    with pytest.raises(UziIdentityError, match="handshake"):
+        uzi_identity(pending)
+    no_client_cert = server_ssl_context(server_cert.credentials(), None)
+    client, _ = _identities_over_tls(no_client_cert, client_ssl_context(None, pki.trust_anchors))
+    assert isinstance(client, UziIdentityError)
+    assert "no certificate" in str(client)
+
+
+def test_identity_of_an_expired_certificate_is_readable(pki: TestPKI) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from twiin.auth import verify_chain
+    from twiin.errors import ChainValidationError
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    ended = now - timedelta(hours=2)  # the test CAs are valid from a day ago
+    old = pki.issue_server(
+        ura="12345678", key_type="ec256", not_before=now - timedelta(hours=20), not_after=ended
+    )
+    ident = uzi_identity(old.certificate)  # no chain validation, no clock
+    assert ident.ura == Ura("12345678")
+    assert ident.not_after == ended
+    with pytest.raises(ChainValidationError, match="not valid"):
+        verify_chain(old.chain, pki.trust_anchors, now=now, check_revocation=False)
+    inside = now - timedelta(hours=10)  # the explicit clock decides
+    assert (
+        verify_chain(old.chain, pki.trust_anchors, now=inside, check_revocation=False)[0] == old.certificate
+    )

@@ -11,7 +11,8 @@ from twiin.usecases import bgz
 SENDER = Ura("11111111")
 RECEIVER = Ura("22222222")
 PATIENT = Bsn("999999151")
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+"""Tasks are built "now": the receiver checks expiry against the wall clock (7-day validity)."""
 
 
 @pytest.fixture

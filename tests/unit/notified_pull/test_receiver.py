@@ -205,3 +205,18 @@ def test_token_is_required_when_access_is_configured(task, sender_cert):
     assert receiver.accept(_bearer(request, "bad"))[1].status == 401
     assert receiver.accept(_bearer(request, "foreign"))[1].status == 403
     assert receiver.accept(_bearer(request, "good"))[1].status == 201
+
+
+def test_xml_notification_is_accepted_like_json(receiver, task, sender_cert):
+    from fhir.resources.STU3.task import Task as STU3Task
+
+    xml = STU3Task.model_validate(task.to_fhir()).model_dump_xml()
+    body = xml if isinstance(xml, bytes) else xml.encode("utf-8")
+    request = IncomingRequest(
+        "POST", "https://r.example/fhir/Task", {"Content-Type": "application/fhir+xml"}, body, sender_cert
+    )
+    notification, answer = receiver.accept(request)
+    assert answer.status == 201
+    assert notification.task.identifier == task.identifier
+    assert notification.task.authorization_base == task.authorization_base
+    assert [q.query for q in notification.task.queries] == [q.query for q in bgz.QUERIES]

@@ -55,3 +55,17 @@ def test_unparseable_stamps_do_not_move_the_cursor() -> None:
     result = advance(SyncCursor(), [task("a", "1", "yesterday"), task("b", "1", None)])
     assert {t.id for t in result.changed} == {"a", "b"}
     assert result.cursor.last_updated is None
+
+
+def test_an_entry_repeated_across_pages_is_reported_once_at_its_newest_version() -> None:
+    result = advance(
+        SyncCursor(),
+        [
+            task("a", "1", "2026-10-09T10:00:00Z"),
+            task("b", "1", "2026-10-09T10:00:01Z"),
+            task("a", "2", "2026-10-09T10:00:02Z"),
+            task("b", "1", "2026-10-09T10:00:01Z"),
+            task("a", "1", "2026-10-09T10:00:00Z"),
+        ],
+    )
+    assert [(t.id, t.version_id) for t in result.changed] == [("b", "1"), ("a", "2")]

@@ -8,7 +8,10 @@ an RFC 6749 §5.1 success or §5.2 error. Supported:
   (the TLS client certificate's URA must match the client id);
 * the JWT-bearer grant (RFC 7523 §2.1) whose assertion carries a Notified Pull authorization
   base (claim ``authorization_base``, or the form parameter of the same name); the token is
-  scoped to exactly the base's queries.
+  scoped to exactly the base's queries;
+* token exchange (RFC 8693), when enabled with ``token_exchange=True``: the authenticated client
+  trades an access token we issued to it for a new one with the same or fewer scopes and the
+  same authorization base (re-checked, so a revoked base cannot be exchanged).
 
 Tokens are bound to the TLS client certificate when one is present. Error descriptions name
 the failed check but never echo tokens, assertions or authorization bases.
@@ -32,24 +35,27 @@ from twiin.auth.server.assertion import (
     verify_client_assertion,
 )
 from twiin.auth.server.authbase import AuthorizationBase, AuthorizationBaseStore
-from twiin.auth.server.tokens import TokenIssuer
+from twiin.auth.server.tokens import AccessClaims, TokenIssuer, verify_access_token
 from twiin.auth.uzi import uzi_identity
 from twiin.errors import (
     AuthorizationBaseError,
     ChainValidationError,
     ClientAssertionError,
+    InvalidTokenError,
     UziIdentityError,
 )
 from twiin.identifiers import Ura
 from twiin.redaction import get_logger
 from twiin.serving import Answer, IncomingRequest
 
-__all__ = ["GRANT_CLIENT_CREDENTIALS", "GRANT_JWT_BEARER", "TokenEndpoint"]
+__all__ = ["GRANT_CLIENT_CREDENTIALS", "GRANT_JWT_BEARER", "GRANT_TOKEN_EXCHANGE", "TokenEndpoint"]
 
 log = get_logger(__name__)
 
 GRANT_CLIENT_CREDENTIALS = "client_credentials"
 GRANT_JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+GRANT_TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+TOKEN_TYPE_ACCESS = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105
 MAX_FORM_BYTES = 64 * 1024
 _NO_STORE = {"cache-control": "no-store", "pragma": "no-cache"}
 
@@ -103,6 +109,7 @@ class TokenEndpoint:
         require_tls_client_certificate: bool = True,
         authorization_base_claim: str = "authorization_base",
         authorization_base_param: str = "authorization_base",
+        token_exchange: bool = False,
     ) -> None:
         self.issuer = issuer
         self.policy = policy
@@ -113,6 +120,7 @@ class TokenEndpoint:
         self.require_tls_client_certificate = require_tls_client_certificate
         self.authorization_base_claim = authorization_base_claim
         self.authorization_base_param = authorization_base_param
+        self.token_exchange = token_exchange
 
     def __repr__(self) -> str:
         return f"TokenEndpoint(issuer={self.issuer.issuer!r})"
@@ -131,6 +139,17 @@ class TokenEndpoint:
             if grant == GRANT_JWT_BEARER:
                 base = self._authorization_base(form, client_id, ura, request, when)
                 return self._issue(client_id, ura, self._scopes(form), request, base=base, now=when)
+            if grant == GRANT_TOKEN_EXCHANGE and self.token_exchange:
+                scopes, carried = self._exchange(form, ura, request, when)
+                return self._issue(
+                    client_id,
+                    ura,
+                    scopes,
+                    request,
+                    base=carried,
+                    now=when,
+                    issued_token_type=TOKEN_TYPE_ACCESS,
+                )
             if not grant:
                 raise _OAuthError(400, "invalid_request", "grant_type is missing")
             raise _OAuthError(400, "unsupported_grant_type", "grant type is not supported")
@@ -233,6 +252,48 @@ class TokenEndpoint:
         except AuthorizationBaseError as exc:
             raise _OAuthError(400, "invalid_grant", exc.message) from None
 
+    def _exchange(
+        self, form: Mapping[str, str], ura: Ura, request: IncomingRequest, now: float
+    ) -> tuple[tuple[str, ...], AuthorizationBase | None]:
+        """Check an RFC 8693 request: our own, still valid token of this client, never widened."""
+        from datetime import UTC, datetime
+
+        subject_token = form.get("subject_token")
+        if not subject_token or form.get("subject_token_type") != TOKEN_TYPE_ACCESS:
+            raise _OAuthError(400, "invalid_request", "needs subject_token of type access_token")
+        requested = form.get("requested_token_type")
+        if requested is not None and requested != TOKEN_TYPE_ACCESS:
+            raise _OAuthError(400, "invalid_request", "only access tokens are issued")
+        if "actor_token" in form:
+            raise _OAuthError(400, "invalid_request", "delegation (actor_token) is not supported")
+        audience = form.get("audience")
+        if audience is not None and audience != self.issuer.audience:
+            raise _OAuthError(400, "invalid_target", "tokens are only issued for this resource server")
+        try:
+            held: AccessClaims = verify_access_token(
+                subject_token,
+                peer_certificate=request.peer_certificate,
+                issuer=self.issuer,
+                store=self.store,
+                now=now,
+                require_binding=False,  # a bound subject token must still match the TLS peer
+            )
+        except InvalidTokenError as exc:
+            raise _OAuthError(400, "invalid_grant", f"subject token refused: {exc.message}") from None
+        if held.client_ura != ura:
+            raise _OAuthError(400, "invalid_grant", "subject token was issued to another client")
+        scopes = self._scopes(form) if "scope" in form else held.scope
+        if not set(scopes) <= set(held.scope):
+            raise _OAuthError(400, "invalid_scope", "an exchanged token cannot have more scope")
+        base = None
+        if held.authorization_base_id is not None:
+            assert self.store is not None  # verify_access_token needs it for such tokens
+            try:
+                base = self.store.resolve_id(held.authorization_base_id, now=datetime.fromtimestamp(now, UTC))
+            except AuthorizationBaseError as exc:  # revoked since verify_access_token looked
+                raise _OAuthError(400, "invalid_grant", exc.message) from None
+        return scopes, base
+
     def _issue(
         self,
         client_id: str,
@@ -242,6 +303,7 @@ class TokenEndpoint:
         *,
         base: AuthorizationBase | None,
         now: float,
+        issued_token_type: str | None = None,
     ) -> Answer:
         token, lifetime = self.issuer.issue(
             client_id=client_id,
@@ -254,5 +316,7 @@ class TokenEndpoint:
         body: dict[str, object] = {"access_token": token, "token_type": "Bearer", "expires_in": lifetime}
         if scopes:
             body["scope"] = " ".join(scopes)
+        if issued_token_type:  # RFC 8693 §2.2.1
+            body["issued_token_type"] = issued_token_type
         log.info("token issued to client %s (URA %s)", client_id, ura.value)
         return Answer.json(200, body, **_NO_STORE)

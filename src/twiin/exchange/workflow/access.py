@@ -166,7 +166,8 @@ def _code_is(task: Mapping[str, Any], system: str, code: str) -> bool:
 
 
 def _supplemental(task: Mapping[str, Any]) -> bool:
-    for item in task.get("input") or []:
+    inputs = task.get("input")
+    for item in inputs if isinstance(inputs, list) else ():
         if isinstance(item, Mapping) and any(
             has_coding(item.get("type"), naming.CS_TA_WORKFLOW, c)
             for c in (SUPPLEMENTAL_RESOURCE, SUPPLEMENTAL_QUERY)

@@ -57,9 +57,25 @@ def _key(item: Versioned) -> tuple[str, str]:
     return (item.id, item.version_id or "")
 
 
+def _newest_per_id(found: Iterable[Versioned]) -> list[Versioned]:
+    """One entry per resource id: the newest version (a server may repeat an entry across pages
+    when the result set changes while it is paged)."""
+    newest: dict[str, Versioned] = {}
+    for item in found:
+        kept = newest.get(item.id)
+        if kept is None or not _is_older(item, kept):
+            newest[item.id] = item
+    return list(newest.values())
+
+
+def _is_older(item: Versioned, than: Versioned) -> bool:
+    mine, theirs = _instant(_last_updated(item)), _instant(_last_updated(than))
+    return mine is not None and theirs is not None and mine < theirs
+
+
 def advance(cursor: SyncCursor, found: Sequence[Versioned] | Iterable[Versioned]) -> SyncResult:
     """Drop what ``cursor`` already reported and move the cursor to the newest instant in ``found``."""
-    fresh = [item for item in found if _key(item) not in cursor.seen]
+    fresh = [item for item in _newest_per_id(found) if _key(item) not in cursor.seen]
     newest_text, newest = cursor.last_updated, _instant(cursor.last_updated)
     for item in fresh:
         text = _last_updated(item)

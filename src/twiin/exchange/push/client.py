@@ -1,0 +1,90 @@
+"""Push facades: :class:`Pusher` (sync) and :class:`AsyncPusher` over one :class:`PushCore`.
+
+``push(receiver, bundle, payload_type)`` resolves the receiver's endpoint, POSTs the Bundle
+over the facade's (mTLS) client with the receiver's token auth, audits, and returns a
+:class:`~twiin.exchange.push.core.PushReceipt`; every failure is audited and raised typed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twiin._http import create_async_client, create_client
+from twiin._http.compat import httpx
+from twiin.addressing import PayloadType
+from twiin.errors import TwiinError
+from twiin.exchange.push.core import PushCore, PushPlan, PushReceipt
+from twiin.fhir import AsyncFhirClient, FhirClient
+from twiin.identifiers import Bsn, Ura
+
+__all__ = ["AsyncPusher", "Pusher"]
+
+
+class Pusher:
+    """Synchronous Push facade; owns its HTTP client unless one is given."""
+
+    def __init__(self, core: PushCore, *, client: httpx.Client | None = None, **client_options: Any) -> None:
+        self.core = core
+        self._owns = client is None
+        self._client = client or create_client(**client_options)
+
+    def close(self) -> None:
+        """Close the HTTP client (only if this facade created it)."""
+        if self._owns:
+            self._client.close()
+
+    def __enter__(self) -> Pusher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def push(
+        self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
+    ) -> PushReceipt:
+        """POST a transaction, batch or message Bundle to ``receiver`` (``patient``: audit and consent)."""
+        plan: PushPlan | None = None
+        try:
+            plan = self.core.plan(receiver, bundle, payload_type, patient)
+            fhir = FhirClient(plan.endpoint.address, plan.version, client=self._client, auth=plan.auth)
+            receipt = plan.call.parse(fhir.exchange(plan.call.request))
+        except TwiinError as exc:
+            self.core.audit_failure(receiver, plan, exc, patient)
+            raise
+        return self.core.audit_success(plan, receipt, patient)
+
+
+class AsyncPusher:
+    """Asynchronous Push facade (same methods as :class:`Pusher`)."""
+
+    def __init__(
+        self, core: PushCore, *, client: httpx.AsyncClient | None = None, **client_options: Any
+    ) -> None:
+        self.core = core
+        self._owns = client is None
+        self._client = client or create_async_client(**client_options)
+
+    async def close(self) -> None:
+        """Close the HTTP client (only if this facade created it)."""
+        if self._owns:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncPusher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def push(
+        self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
+    ) -> PushReceipt:
+        """POST a transaction, batch or message Bundle to ``receiver`` (``patient``: audit and consent)."""
+        plan: PushPlan | None = None
+        try:
+            plan = self.core.plan(receiver, bundle, payload_type, patient)
+            fhir = AsyncFhirClient(plan.endpoint.address, plan.version, client=self._client, auth=plan.auth)
+            receipt = plan.call.parse(await fhir.exchange(plan.call.request))
+        except TwiinError as exc:
+            self.core.audit_failure(receiver, plan, exc, patient)
+            raise
+        return self.core.audit_success(plan, receipt, patient)
