@@ -9,6 +9,10 @@ from hypothesis import settings
 
 from twiin.testing.pki import TestPKI
 
+# one sandbox network per session, shared by the sandbox, CLI and example tests (the way vendors
+# enable the fixture in their own conftest)
+pytest_plugins = ["twiin.testing.pytest_plugin"]
+
 # CI runs the property tests with a fixed seed so a run is reproducible; locally they explore.
 settings.register_profile("ci", derandomize=True)
 settings.load_profile("ci" if os.environ.get("CI") else "default")

@@ -44,6 +44,15 @@ def test_resolve_live_directory(invoke: Invoke, running: Peer, config: Path) -> 
     assert found[0]["organization"] == {"ura": RECEIVER.value, "name": "Sandbox GP"}
 
 
+def test_resolve_takes_a_short_payload_type_name(invoke: Invoke, running: Peer, config: Path) -> None:
+    result = invoke(
+        "resolve", "--config", str(config), "--ura", RECEIVER.value,
+        "--payload-type", "twiin-ta-notification", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert as_json(result)["payload_type"] == NOTIFY
+
+
 def test_resolve_unknown_ura_exits_1(invoke: Invoke, config: Path) -> None:
     result = invoke("resolve", "--config", str(config), "--ura", "44444444", "--payload-type", NOTIFY)
     assert result.exit_code == 1

@@ -9,7 +9,6 @@ import pytest
 from tests.cli.conftest import Invoke, as_json, run_module
 from twiin.addressing import payload_types as pt
 from twiin.sandbox import Sandbox
-from twiin.testing.pytest_plugin import sandbox  # noqa: F401 - the session fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -18,7 +17,7 @@ def _config(box: Sandbox, name: str) -> str:
     return str(box.config_path(name))
 
 
-def test_consent_check_on_the_sandbox_mitz(invoke: Invoke, sandbox: Sandbox) -> None:  # noqa: F811
+def test_consent_check_on_the_sandbox_mitz(invoke: Invoke, sandbox: Sandbox) -> None:
     patients = sandbox.info["patients"]
     hospital = _config(sandbox, "hospital")
     permit = invoke("consent", "check", "--config", hospital, "--bsn", patients["consent"], "--json")
@@ -29,7 +28,7 @@ def test_consent_check_on_the_sandbox_mitz(invoke: Invoke, sandbox: Sandbox) -> 
     assert patients["no_consent"] not in deny.output
 
 
-def test_resolve_and_token_for_the_gp(invoke: Invoke, sandbox: Sandbox) -> None:  # noqa: F811
+def test_resolve_and_token_for_the_gp(invoke: Invoke, sandbox: Sandbox) -> None:
     gp = sandbox.info["participants"]["gp"]
     hospital = _config(sandbox, "hospital")
     code = pt.TWIIN_TA_NOTIFICATION.code
@@ -41,7 +40,7 @@ def test_resolve_and_token_for_the_gp(invoke: Invoke, sandbox: Sandbox) -> None:
     assert as_json(token)["bound_to_our_certificate"] is True
 
 
-def test_directory_sync_and_cert_inspect(sandbox: Sandbox, tmp_path: Path) -> None:  # noqa: F811
+def test_directory_sync_and_cert_inspect(sandbox: Sandbox, tmp_path: Path) -> None:
     db = tmp_path / "directory.sqlite"
     synced = run_module("directory", "sync", "--config", _config(sandbox, "gp"), "--db", str(db), "--json")
     assert synced.returncode == 0, synced.stderr

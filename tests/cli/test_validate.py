@@ -105,3 +105,18 @@ def test_subprocess_invalid_resource(tmp_path: Path) -> None:
     done = run_module("validate", "--json", str(_write(tmp_path, "task.json", task)))
     assert done.returncode == 1
     assert json.loads(done.stdout)["valid"] is False
+
+
+def test_base_model_errors_with_an_explicit_version(invoke: Invoke, tmp_path: Path) -> None:
+    task = {"resourceType": "Task", "status": "draft", "intent": "order", "colour": "blue"}
+    path = _write(tmp_path, "plain.json", task)
+    unchecked = invoke("validate", "--json", str(path))
+    assert unchecked.exit_code == 0
+    assert as_json(unchecked)["base_model"] is None
+    checked = invoke("validate", "--json", "--version", "R4", str(path))
+    assert checked.exit_code == 1
+    assert {"key": "fhir-model", "severity": "error", "path": "Task.colour"} in [
+        {k: i[k] for k in ("key", "severity", "path")} for i in as_json(checked)["issues"]
+    ]
+    task.pop("colour")
+    assert invoke("validate", "--version", "R4", str(_write(tmp_path, "plain.json", task))).exit_code == 0

@@ -6,7 +6,6 @@ import pytest
 
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.sandbox import Sandbox
-from twiin.testing.pytest_plugin import sandbox  # noqa: F401 - the fixture under test
 
 
 def _credentials(box: Sandbox, participant: str) -> Credentials:
@@ -15,18 +14,18 @@ def _credentials(box: Sandbox, participant: str) -> Credentials:
 
 
 @pytest.fixture(scope="session")
-def trust(sandbox: Sandbox) -> TrustAnchors:  # noqa: F811
+def trust(sandbox: Sandbox) -> TrustAnchors:
     """The trust anchors the sandbox wrote (``ca.pem``)."""
     return TrustAnchors.from_pem_file(sandbox.dir / "ca.pem")
 
 
 @pytest.fixture(scope="session")
-def hospital_creds(sandbox: Sandbox) -> Credentials:  # noqa: F811
+def hospital_creds(sandbox: Sandbox) -> Credentials:
     """The hospital's credentials, read back from the files the sandbox wrote."""
     return _credentials(sandbox, "hospital")
 
 
 @pytest.fixture(scope="session")
-def gp_creds(sandbox: Sandbox) -> Credentials:  # noqa: F811
+def gp_creds(sandbox: Sandbox) -> Credentials:
     """The GP's credentials, read back from the files the sandbox wrote."""
     return _credentials(sandbox, "gp")

@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from twiin._http import client_ssl_context, create_client
+from twiin.cli.main import cli
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.testing.server import is_port_open
 
@@ -79,3 +81,14 @@ def test_twiin_sandbox_json_output(tmp_path: Path) -> None:
     assert printed["participants"] == info["participants"]
     assert "999999151" not in out, "BSNs are redacted on the terminal"
     assert not Path(str(info["participants"]["gp"]["config"])).exists(), "the temporary layout is removed"
+
+
+def test_unusable_directory_is_a_usage_error(tmp_path: Path) -> None:
+    occupied = tmp_path / "file"
+    occupied.write_text("not a directory")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sandbox", "--dir", str(occupied)]).exit_code == 2
+    result = runner.invoke(cli, ["sandbox", "--dir", str(occupied / "below")])
+    assert result.exit_code == 2
+    assert "cannot write the sandbox files" in result.output
+    assert "Traceback" not in result.output

@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 import stat
 
+import attrs
 import pytest
 from cryptography import x509
 
+from twiin.addressing import payload_types as pt
 from twiin.auth.uzi import uzi_identity
 from twiin.config import load_config
-from twiin.sandbox import PARTICIPANTS, Sandbox
+from twiin.consent import ConsentQuestion
+from twiin.identifiers import RoleCode
+from twiin.node import Node
+from twiin.sandbox import GP, HOSPITAL, NO_CONSENT, PARTICIPANTS, WITH_CONSENT, Sandbox
 from twiin.settings import NodeSettings
 
 pytestmark = pytest.mark.e2e
@@ -60,3 +65,18 @@ def test_node_toml_loads(sandbox: Sandbox, name: str) -> None:
 def test_config_path_rejects_unknown_participants(sandbox: Sandbox) -> None:
     with pytest.raises(KeyError):
         sandbox.config_path("lab")
+
+
+@pytest.mark.parametrize("name", ["hospital", "gp", "placer"])
+def test_a_node_joins_the_network_with_the_written_config(sandbox: Sandbox, name: str) -> None:
+    with Node.from_file(sandbox.config_path(name), environ={}) as node:
+        assert node.ura.value == sandbox.info["participants"][name]["ura"]
+        [bgz_server] = node.directory.resolve(HOSPITAL.ura, pt.BGZ_SERVER)
+        assert bgz_server.address == sandbox.info["participants"]["hospital"]["fhir_base"]
+        question = ConsentQuestion(
+            patient=WITH_CONSENT, holder_ura=node.ura, holder_type=HOSPITAL.provider_type,
+            requester_ura=GP.ura, requester_type=GP.provider_type, professional=node.professional(),
+            role=RoleCode("01.015"),
+        )  # fmt: skip
+        assert node.consent.check(question).allowed()
+        assert not node.consent.check(attrs.evolve(question, patient=NO_CONSENT)).allowed()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from twiin.sandbox import Sandbox
+from twiin.sandbox import GP, WITH_CONSENT, Sandbox
 from twiin.testing.server import is_port_open
+from twiin.usecases import bgz
 
 pytestmark = pytest.mark.e2e
 
@@ -28,6 +29,8 @@ def test_start_and_close_leave_nothing_behind() -> None:
         ports += [_port(p["fhir_base"]) for p in box.info["participants"].values()]
         assert len(set(ports)) == 5
         assert all(is_port_open(p) for p in ports)
+        box.sender.notify(GP.ura, WITH_CONSENT, bgz.QUERIES)
+        assert box.puller.pull(box.accepted[-1]).ok  # traffic on every service before stopping
         with pytest.raises(RuntimeError):
             box.start()
     assert not box.running

@@ -55,6 +55,19 @@ def test_directory_requires_a_client_certificate(sandbox: Sandbox, trust: TrustA
         client.get(sandbox.info["directory"] + "/Organization").raise_for_status()
 
 
+def test_directory_is_read_only_for_clients(
+    sandbox: Sandbox, gp_creds: Credentials, trust: TrustAnchors
+) -> None:
+    spoof = organization_resource(GP, [])
+    with httpx.Client(verify=client_ssl_context(gp_creds, trust)) as client:
+        answer = client.put(f"{sandbox.info['directory']}/Organization/gp", json=spoof)
+    assert answer.status_code == 405
+    assert answer.json()["resourceType"] == "OperationOutcome"
+    stored = sandbox.directory_store.current("Organization", "gp")
+    assert stored is not None
+    assert stored.version_id == "1"  # unchanged
+
+
 def test_directory_sync_is_incremental(
     sandbox: Sandbox, hospital_creds: Credentials, trust: TrustAnchors
 ) -> None:
@@ -161,3 +174,10 @@ def test_pull_without_consent_is_refused(sandbox: Sandbox) -> None:
     denials = [e for e in sandbox.sender_audit.events if e.outcome == "denied"]
     assert denials
     assert all(e.detail == "no consent" for e in denials)
+
+
+def test_built_in_gtks_resolve_through_the_live_directory(sandbox: Sandbox) -> None:
+    assert sandbox.resolver is sandbox.network.resolver
+    assert isinstance(sandbox.resolver, LiveDirectory)
+    [task_endpoint] = sandbox.resolver.resolve(GP.ura, pt.TWIIN_TA_NOTIFICATION)
+    assert task_endpoint.address == sandbox.info["participants"]["gp"]["fhir_base"]

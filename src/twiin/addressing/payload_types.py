@@ -29,6 +29,7 @@ __all__ = [
     "HL7_FHIR_REST",
     "HL7_PAYLOAD_TYPE_SYSTEM",
     "LAB_RESULTS_SERVER",
+    "NAMES",
     "NUTS_OAUTH",
     "QUERY_DIRECTORY",
     "TWIIN_TA_NOTIFICATION",
@@ -166,5 +167,12 @@ ALL: tuple[PayloadType, ...] = (
     ANY,
 )
 """Every payload type constant of this module."""
+
+NAMES: Mapping[str, PayloadType] = {
+    name.lower().replace("_", "-"): globals()[name]
+    for name in __all__
+    if isinstance(globals().get(name), PayloadType)
+}
+"""Short names of the constants for command lines and configuration (``bgz-server``)."""
 
 _BY_CODE = {p.code: p for p in ALL}

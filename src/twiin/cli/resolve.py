@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from twiin.addressing import PayloadType, ResolvedEndpoint
+from twiin.addressing import PayloadType, ResolvedEndpoint, payload_types
 from twiin.cli._common import EXIT_CHECK_FAILED, emit, handle_errors, json_option
 from twiin.cli._node import config_option, open_node
 from twiin.errors import EndpointNotFound, InvalidIdentifier
@@ -39,6 +39,9 @@ def _ura(ctx: click.Context, param: click.Parameter, value: str) -> Ura:
 
 
 def _payload(ctx: click.Context, param: click.Parameter, value: str) -> PayloadType:
+    known = payload_types.NAMES.get(value.strip().lower())
+    if known is not None:
+        return known
     try:
         return PayloadType.parse(value)
     except ValueError as exc:
@@ -62,7 +65,9 @@ def register(cli: click.Group) -> None:
         "--payload-type",
         required=True,
         callback=_payload,
-        help="Payload type code or system|code (e.g. Twiin-TA-notification).",
+        help="Payload type: a short name ("
+        + ", ".join(sorted(payload_types.NAMES))
+        + "), a code or system|code.",
     )
     @click.option(
         "--fhir-version",
@@ -83,7 +88,7 @@ def register(cli: click.Group) -> None:
             try:
                 endpoints = node.directory.resolve(ura, payload_type, fhir_version=version)
             except EndpointNotFound as exc:
-                reason = str(exc)
+                reason = f"{exc} (short names: twiin resolve --help)"
                 emit(
                     as_json,
                     {"ura": ura.value, "payload_type": payload_type.code, "endpoints": []},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Any
 
 import click
 
-from twiin.cli._common import emit, handle_errors, json_option
+from twiin.cli._common import EXIT_USAGE, emit, handle_errors, json_option
 from twiin.sandbox import Sandbox
 
 __all__ = ["register"]
@@ -53,6 +54,7 @@ def _describe(box: Sandbox) -> None:
     for name, entry in info["participants"].items():
         click.echo(f"  {name:<9} URA {entry['ura']}  FHIR {entry['fhir_base']}  token {entry['token_url']}")
         click.echo(f"            config {entry['config']}")
+    click.echo(f"  placer Subscription topic (TA Notifications)  {info['topics']['workflow']}")
     click.echo(f"  trust anchors        {box.dir / 'ca.pem'}")
     click.echo(f"  network description  {box.dir / 'sandbox.json'} (also lists the two test patients)")
     click.echo("Ready. Press Ctrl-C to stop.")
@@ -75,12 +77,18 @@ def sandbox_command(directory: Path | None, ready_file: Path | None, as_json: bo
     Prints every endpoint and the node.toml written for each participant; a vendor's own code
     joins the network as one of the parties with that file. Stop with Ctrl-C.
     """
-    with _stop_on_signals() as stop, Sandbox(directory) as box:
-        emit(as_json, box.info, lambda: _describe(box))
-        if ready_file is not None:
-            _write_ready(ready_file, box.info)
-        while not stop.wait(0.5):
-            pass
+    with _stop_on_signals() as stop:
+        try:
+            box = Sandbox(directory).start()
+        except OSError as exc:
+            click.echo(f"error: cannot write the sandbox files: {exc.strerror} ({exc.filename})", err=True)
+            sys.exit(EXIT_USAGE)
+        with box:
+            emit(as_json, box.info, lambda: _describe(box))
+            if ready_file is not None:
+                _write_ready(ready_file, box.info)
+            while not stop.wait(0.5):
+                pass
     if not as_json:
         click.echo("Sandbox stopped.")
 

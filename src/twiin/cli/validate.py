@@ -10,7 +10,7 @@ import click
 from twiin import validation
 from twiin.cli._common import EXIT_CHECK_FAILED, EXIT_USAGE, emit, handle_errors, json_option
 from twiin.errors import ModelValidationError, UnsafeXML
-from twiin.fhir.content import is_xml, load_json, xml_to_dict
+from twiin.fhir.content import is_xml, load_json, parse_resource, xml_to_dict
 from twiin.fhir_version import FhirVersion
 from twiin.redaction import redact
 
@@ -33,9 +33,25 @@ def load_resource(data: bytes, version: FhirVersion) -> dict[str, Any]:
     return load_json(data)
 
 
+def model_issues(data: dict[str, Any], version: FhirVersion) -> list[validation.ValidationIssue]:
+    """Issues of the FHIR base model of ``version`` (unknown or missing elements, wrong types)."""
+    try:
+        parse_resource(data, version)
+    except ModelValidationError as exc:
+        resource_type = str(data.get("resourceType", "Resource"))
+        detail = str(exc).partition("failed validation: ")[2] or str(exc)
+        issues = []
+        for problem in detail.split("; "):
+            location, _, kind = problem.rpartition(": ")
+            path = f"{resource_type}.{location}" if location and location != "<root>" else resource_type
+            issues.append(validation.ValidationIssue("fhir-model", "error", path, kind or problem))
+        return issues
+    return []
+
+
 def _print_human(issues: list[validation.ValidationIssue], checked: list[str]) -> None:
     if not checked:
-        click.echo("no Twiin profile declared or given: nothing checked")
+        click.echo("no Twiin profile declared or given and no --version: nothing checked")
         return
     for issue in issues:
         message = issue.message.removeprefix(f"{issue.path}: ")
@@ -53,9 +69,8 @@ def register(cli: click.Group) -> None:
         "--version",
         "fhir_version",
         type=click.Choice(["STU3", "R4"], case_sensitive=False),
-        default="R4",
-        show_default=True,
-        help="FHIR version used to read XML.",
+        default=None,
+        help="FHIR version of FILE: checks the base model too (default R4 when a Twiin profile applies).",
     )
     @click.option(
         "--profile",
@@ -65,29 +80,38 @@ def register(cli: click.Group) -> None:
     )
     @json_option
     @handle_errors
-    def validate_command(file: Path, fhir_version: str, profiles: tuple[str, ...], as_json: bool) -> None:
+    def validate_command(
+        file: Path, fhir_version: str | None, profiles: tuple[str, ...], as_json: bool
+    ) -> None:
         """Check FILE (FHIR JSON or XML) against the Twiin profile invariants.
 
         Prints every issue with key, severity and path. Exit 1 on any error, 0 when there are
         only warnings or none, 2 when FILE cannot be read as a FHIR resource.
         """
+        version = FhirVersion(fhir_version.upper()) if fhir_version else FhirVersion.R4
         try:
-            data = load_resource(file.read_bytes(), FhirVersion(fhir_version.upper()))
+            data = load_resource(file.read_bytes(), version)
         except (OSError, ModelValidationError, UnsafeXML) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else str(exc)
             click.echo(f"cannot read {file}: {reason}", err=True)
             raise SystemExit(EXIT_USAGE) from None
         targets = [profile_url(p) for p in profiles] or validation.declared_profiles(data)
         issues = [issue for url in targets for issue in validation.validate(data, profile=url)]
+        base_model = version.value if fhir_version or targets else None  # Twiin profiles are R4
+        if base_model:  # a path the profile check already reports is not repeated
+            reported = {issue.path for issue in issues}
+            issues = [i for i in model_issues(data, version) if i.path not in reported] + issues
         failed = validation.has_errors(issues)
         result = {
             "file": str(file),
             "profiles": targets,
+            "base_model": base_model,
             "valid": not failed,
             "issues": [
                 {"key": i.key, "severity": i.severity, "path": i.path, "message": i.message} for i in issues
             ],
         }
-        emit(as_json, result, lambda: _print_human(issues, targets))
+        checked = [f"the FHIR {base_model} base model"] * bool(base_model) + targets
+        emit(as_json, result, lambda: _print_human(issues, checked))
         if failed:
             raise SystemExit(EXIT_CHECK_FAILED)

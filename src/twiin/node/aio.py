@@ -15,6 +15,7 @@ from twiin.consent import AsyncLocalConsentRegister, AsyncMitzClient, LocalConse
 from twiin.fhir import AsyncFhirClient, FhirVersion
 from twiin.identifiers import Ura
 from twiin.node.afacades import AsyncNotifications, AsyncNotifiedPull, AsyncWorkflow
+from twiin.node.apush_pull import AsyncPull, AsyncPush
 from twiin.node.base import NodeBase, is_url
 from twiin.node.loading import load_node_config
 from twiin.node.parts import (
@@ -107,6 +108,16 @@ class AsyncNode(NodeBase):
     def workflow(self) -> AsyncWorkflow:
         """Async TA Workflow."""
         return self._own(AsyncWorkflow(self))
+
+    @cached_property
+    def push(self) -> AsyncPush:
+        """Async Push: ``await node.push.send(receiver, bundle, payload_type, patient=bsn)``."""
+        return self._own(AsyncPush(self))
+
+    @cached_property
+    def pull(self) -> AsyncPull:
+        """Async direct Pull: ``await node.pull.query(holder, bsn, queries)``."""
+        return self._own(AsyncPull(self))
 
     async def resolve_base(
         self, ura_or_url: Ura | str, payload_type: PayloadType | str | None, version: FhirVersion | None

@@ -173,14 +173,20 @@ class NodeBase:
             raise ConfigurationError("consent.professional_uzi", "required to ask consent questions")
         return ProfessionalId.uzi(uzi)
 
-    def consent_check_for(self, checker: ConsentChecker) -> ConsentCheck:
-        """A fail-closed consent check for a pull guard over ``checker`` (sync consent checkers)."""
+    def consent_check_for(self, checker: ConsentChecker, *, requesting: bool = False) -> ConsentCheck:
+        """A fail-closed consent check over ``checker`` (sync consent checkers).
+
+        As the data holder (pull guard, push) our type is the holder's and
+        ``consent.requester_provider_type`` the peer's; ``requesting`` (a direct pull: the peer
+        holds the data) swaps the two.
+        """
         consent = self.settings.consent
-        holder, requester = consent.holder_provider_type, consent.requester_provider_type
-        if holder is None:
+        ours, peer = consent.holder_provider_type, consent.requester_provider_type
+        if ours is None:
             raise ConfigurationError("participant.provider_type", "required to ask consent questions")
-        if requester is None:
+        if peer is None:
             raise ConfigurationError("consent.requester_provider_type", "required to ask consent questions")
+        holder, requester = (peer, ours) if requesting else (ours, peer)
         if consent.professional_role is None:
             raise ConfigurationError("consent.professional_role", "required to ask consent questions")
         return consent_check(

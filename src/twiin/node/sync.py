@@ -17,6 +17,7 @@ from twiin.node.base import NodeBase, is_url
 from twiin.node.facades import Notifications, NotifiedPull, Workflow
 from twiin.node.loading import load_node_config
 from twiin.node.parts import Resolver, sync_consent, sync_directory
+from twiin.node.push_pull import Pull, Push
 from twiin.settings import NodeSettings
 
 __all__ = ["Node"]
@@ -91,6 +92,16 @@ class Node(NodeBase):
     def workflow(self) -> Workflow:
         """TA Workflow (Placer, Fulfiller)."""
         return self._own(Workflow(self))
+
+    @cached_property
+    def push(self) -> Push:
+        """Push: ``node.push.send(receiver, bundle, payload_type, patient=bsn)`` (consent first)."""
+        return self._own(Push(self))
+
+    @cached_property
+    def pull(self) -> Pull:
+        """Direct Pull: ``node.pull.query(holder, bsn, bgz.QUERIES)`` (consent first)."""
+        return self._own(Pull(self))
 
     def resolve_base(
         self, ura_or_url: Ura | str, payload_type: PayloadType | str | None, version: FhirVersion | None

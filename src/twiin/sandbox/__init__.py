@@ -13,8 +13,11 @@ generated UZI-style test PKI (:class:`~twiin.testing.pki.TestPKI`, EC P-256 keys
 * the **GP practice** (URA 22222222), a receiving GtK: a token endpoint, its Task endpoint and a
   puller. Both GtKs resolve each other through the live directory, and the hospital's guard asks
   the fake Mitz through :class:`~twiin.consent.MitzClient`;
-* the **placer** (URA 33333333): an R4 FHIR store for TA Notifications and TA Workflow (mTLS
-  client certificates required) and a token endpoint.
+* the **placer** (URA 33333333): a TA Workflow Placer FHIR server (R4,
+  :class:`~twiin.testing.placer.PlacerFhirServer`) whose Task writes are vetted for the
+  organisation in the caller's certificate, holding a ``Patient`` for 999999151; a TA
+  Notifications data holder (``[base]/Subscription``, every Task change published on each
+  subscribed topic, pushed from a thread to rest-hooks on 127.0.0.1 only); and a token endpoint.
 
 It writes, into ``directory`` (a temporary one when not given), everything a vendor's own code
 needs to join as one of the parties::

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from twiin import naming
-from twiin._http import client_ssl_context, server_ssl_context
+from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin.addressing import LiveDirectory, payload_types
 from twiin.audit import MemorySink
 from twiin.auth import AssertionSigner
 from twiin.auth.server import TokenEndpoint, TokenIssuer
+from twiin.config import RetryPolicy
 from twiin.consent import DataCategory, Decision, MitzClient
+from twiin.credentials import Credentials
+from twiin.exchange.notifications import DeliveryPolicy, Dispatcher, SubscriptionServerCore
 from twiin.exchange.notified_pull import (
     BGZ_SERVER_PAYLOAD,
     NOTIFICATION_PAYLOAD,
@@ -45,12 +48,14 @@ from twiin.testing.fake_mitz import FakeConsent, FakeMitz
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 from twiin.testing.notified_pull import NotifiedPullNetwork, assertion_policy
 from twiin.testing.pki import IssuedCertificate, TestPKI
-from twiin.testing.placer import PlacerFhirServer
+from twiin.testing.placer import PlacerFhirServer, background_dispatch
 from twiin.testing.router import Router
 from twiin.testing.server import RunningServer, serve
 
-__all__ = ["PLACER_PATIENT_ID", "Sandbox", "placer_patient"]
+__all__ = ["PLACER_PATIENT_ID", "WORKFLOW_TOPIC", "Sandbox", "placer_patient"]
 
+WORKFLOW_TOPIC = "https://sandbox.twiin.test/fhir/SubscriptionTopic/task-change"
+"""A SubscriptionTopic for Task changes at the placer (any topic works: each gets every Task change)."""
 PLACER_PATIENT_ID = "sandbox-patient"
 """Id of the R4 ``Patient`` (the patient with consent) in the placer's store."""
 
@@ -82,7 +87,8 @@ class Sandbox:
 
     # -- lifecycle ------------------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
-        self.start()
+        if not self.running:  # ``with Sandbox().start() as box`` works too
+            self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -127,78 +133,90 @@ class Sandbox:
 
     # -- start-up ---------------------------------------------------------------------------------
     def _start(self, stack: ExitStack) -> None:
-        self.pki = pki = TestPKI(key_type="ec256")
-        trust = pki.trust_anchors
+        self.pki = TestPKI(key_type="ec256")
         self.pseudonym_key = secrets.token_hex(32).encode("ascii")
         layout.write_private(self.dir / "audit-pseudonym.key", self.pseudonym_key + b"\n")
-        layout.write_trust(self.dir, pki)
+        layout.write_trust(self.dir, self.pki)
+        self._start_directory_and_mitz(stack)
+        self._start_placer(stack)
+        self._start_gtks(stack)
+        self._write_layout()
 
-        def server(identity: Participant, routes: Router) -> RunningServer:
-            creds = self._issue(identity).credentials()
-            return stack.enter_context(serve(routes, server_ssl_context(creds, trust)))
+    def _serve(self, stack: ExitStack, identity: Participant, routes: Router) -> RunningServer:
+        """Serve ``routes`` over mTLS with a fresh certificate for ``identity``."""
+        creds = self._issue(identity).credentials()
+        return stack.enter_context(serve(routes, server_ssl_context(creds, self.pki.trust_anchors)))
 
-        # The mCSD directory (filled once the GtKs' addresses are known) and the fake Mitz.
+    def _start_directory_and_mitz(self, stack: ExitStack) -> None:
+        """The mCSD directory (seeded once the GtKs' addresses are known) and the fake Mitz."""
         self.directory_store = MemoryFhirStore()
-        mcsd = FhirStoreServer(self.directory_store, FhirVersion.R4, base_path="/mcsd")
-        self.directory_server = server(DIRECTORY_OPERATOR, Router({"/mcsd": mcsd}))
+        mcsd = FhirStoreServer(self.directory_store, FhirVersion.R4, base_path="/mcsd", read_only=True)
+        self.directory_server = self._serve(stack, DIRECTORY_OPERATOR, Router({"/mcsd": mcsd}))
         self.directory_url = self.directory_server.url("mcsd")
         self.mitz = FakeMitz(require_client_certificate=True)
         self.mitz.consents.extend([
             FakeConsent(WITH_CONSENT, DataCategory.GGC002, Decision.PERMIT),
             FakeConsent(NO_CONSENT, DataCategory.GGC002, Decision.DENY),
         ])  # fmt: skip
-        self.mitz_server = server(MITZ_OPERATOR, Router({"/mitz": self.mitz.handle}))
+        self.mitz_server = self._serve(stack, MITZ_OPERATOR, Router({"/mitz": self.mitz.handle}))
         self.mitz_url = self.mitz_server.url("mitz")
 
-        # The R4 placer: a FHIR store whose Task writes are vetted per caller, and a token endpoint.
-        placer_cert = self._issue(PLACER)
-        self.placer_fhir = placer_fhir = PlacerFhirServer(PLACER.ura, base_path="/fhir")
-        self.placer_store = placer_fhir.store
+    def _start_placer(self, stack: ExitStack) -> None:
+        """The R4 placer: Task writes vetted per caller, TA Notifications, and a token endpoint."""
+        self.placer_fhir = PlacerFhirServer(PLACER.ura, base_path="/fhir")
+        self.placer_store = self.placer_fhir.store
         self.placer_store.create(placer_patient(WITH_CONSENT), id=PLACER_PATIENT_ID)
-        placer_tokens: list[TokenEndpoint] = []  # the issuer needs the URL the server gets
+        tokens: list[TokenEndpoint] = []  # the issuer names the URL the server gets
 
-        def tokens(request: IncomingRequest) -> Answer:
-            return placer_tokens[0].handle(request)
+        def token_endpoint(request: IncomingRequest) -> Answer:
+            return tokens[0].handle(request)
 
-        self.placer_server = stack.enter_context(
-            serve(
-                Router({"/fhir": placer_fhir, "/token": tokens}),
-                server_ssl_context(placer_cert.credentials(), trust),
-            )
-        )
+        routes = Router({"/fhir": self.placer_fhir, "/token": token_endpoint})
+        self.placer_server = self._serve(stack, PLACER, routes)
         self.placer_url = self.placer_server.url("fhir")
         self.placer_token_url = self.placer_server.url("token")
-        issuer = TokenIssuer(AssertionSigner(placer_cert.credentials()), issuer=self.placer_token_url)
-        placer_tokens.append(
-            TokenEndpoint(issuer=issuer, policy=assertion_policy(pki, self.placer_token_url))
-        )
+        creds = self._certificates[PLACER.key].credentials()
+        issuer = TokenIssuer(AssertionSigner(creds), issuer=self.placer_token_url)
+        tokens.append(TokenEndpoint(issuer=issuer, policy=assertion_policy(self.pki, self.placer_token_url)))
+        self._start_notifications(stack, creds)
 
-        # The two GtKs: addressing through the live directory, consent through Mitz.
+    def _start_gtks(self, stack: ExitStack) -> None:
+        """The hospital and the GP: addressing through the live directory, consent through Mitz."""
+        trust = self.pki.trust_anchors
+
         def live_directory(net: NotifiedPullNetwork) -> LiveDirectory:
             self._seed_directory(net)
             context = client_ssl_context(net.sender_creds, trust)
-            return stack.enter_context(LiveDirectory(self.directory_url, ssl_context=context))
+            self.live_directory = LiveDirectory(self.directory_url, ssl_context=context)
+            return stack.enter_context(self.live_directory)
 
         def mitz_client(net: NotifiedPullNetwork) -> MitzClient:
             return stack.enter_context(MitzClient(self.mitz_url, credentials=net.sender_creds, trust=trust))
 
+        audit_files = (self.dir / HOSPITAL.key / "gtk-audit.jsonl", self.dir / GP.key / "gtk-audit.jsonl")
         self.network = stack.enter_context(
             NotifiedPullNetwork(
-                pki,
+                self.pki,
                 resolver=live_directory,
                 consent=mitz_client,
-                audit_files=(
-                    self.dir / HOSPITAL.key / "gtk-audit.jsonl",
-                    self.dir / GP.key / "gtk-audit.jsonl",
-                ),
+                audit_files=audit_files,
                 pseudonym_key=self.pseudonym_key,
                 holder_type=HOSPITAL.provider_type,
             )
         )
-        self._certificates.update(
-            {HOSPITAL.key: self.network.sender_cert, GP.key: self.network.receiver_cert}
-        )
-        self._write_layout()
+        self._certificates[HOSPITAL.key] = self.network.sender_cert
+        self._certificates[GP.key] = self.network.receiver_cert
+
+    def _start_notifications(self, stack: ExitStack, creds: Credentials) -> None:
+        """TA Notifications at the placer: Subscriptions to any topic, Task changes published on each,
+        delivered from a thread to rest-hooks on 127.0.0.1 only."""
+        self.subscriptions = SubscriptionServerCore(self.placer_url)
+        self.placer_fhir.subscriptions = self.subscriptions
+        context = client_ssl_context(creds, self.pki.trust_anchors)
+        push = stack.enter_context(create_client(ssl_context=context, retry=RetryPolicy.disabled()))
+        policy = DeliveryPolicy(max_attempts=3, backoff_base=0.2, timeout=5)
+        self.dispatcher = Dispatcher(self.subscriptions, push, policy)
+        stack.enter_context(background_dispatch(self.dispatcher))
 
     def _issue(self, identity: Participant) -> IssuedCertificate:
         issued = self.pki.issue_server(
@@ -241,6 +259,7 @@ class Sandbox:
             "directory": self.directory_url,
             "mitz": self.mitz_url,
             "placer": self.placer_url,
+            "topics": {"workflow": WORKFLOW_TOPIC},
             "participants": participants,
             "patients": {"consent": WITH_CONSENT.value, "no_consent": NO_CONSENT.value},
         }
@@ -291,9 +310,7 @@ class Sandbox:
     @property
     def resolver(self) -> LiveDirectory:
         """The live mCSD directory both built-in GtKs resolve through."""
-        resolver = self.network.resolver
-        assert isinstance(resolver, LiveDirectory)
-        return resolver
+        return self.live_directory
 
     @property
     def store(self) -> MemoryFhirStore:

@@ -4,8 +4,8 @@
 a client assertion, certificate-bound tokens), an R4 push receiver at ``/fhir`` and an STU3 BgZ
 server at ``/bgz`` with synthetic data of two patients, both in-memory stores behind an
 access-token check. For our side (URA 11111111) it holds the UZI server credentials, the mTLS
-client context, a bilateral address book, token auth for the peer and a consent register that
-permits :data:`PATIENT`.
+client context, a bilateral address book (its data as ``book``, e.g. for a node's address book
+file), token auth for the peer and a consent register that permits :data:`PATIENT`.
 """
 
 from __future__ import annotations
@@ -91,9 +91,8 @@ class PushPullNetwork:
             {"address": self.server.url("bgz"), "payload_types": [payload_types.BGZ_SERVER.code],
              "fhir_version": "STU3"},
         ]  # fmt: skip
-        self.address_book = StaticAddressBook(
-            {"organization": [{"ura": PEER.value, "name": "Peer", "endpoint": endpoints}]}
-        )
+        self.book = {"organization": [{"ura": PEER.value, "name": "Peer", "endpoint": endpoints}]}
+        self.address_book = StaticAddressBook(self.book)
         self.consent = LocalConsentRegister()
         self._stack.callback(self.consent.close)
         self.consent.record_consent(PATIENT)

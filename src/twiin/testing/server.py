@@ -2,7 +2,8 @@
 
 ``serve(handler, ssl_context)`` hosts any ``Callable[[IncomingRequest], Answer]`` (a token
 endpoint, a Task endpoint, the fake Mitz, a FHIR store) over real TLS, handing the handler the
-client's certificate, and stops when the ``with`` block ends. It is what the sandbox and the
+client's certificate, and stops when the ``with`` block ends: open connections are closed and
+their threads joined, so nothing keeps running. It is what the sandbox and the
 end-to-end tests run on; production deployments host the same blocks in their own framework.
 """
 
@@ -88,14 +89,37 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, handler: Handler, ssl_context: ssl.SSLContext | None, port: int) -> None:
         self.handler = handler
         self.ssl_context = ssl_context
+        self._open: dict[threading.Thread, socket.socket] = {}
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _RequestHandler)
         scheme = "https" if ssl_context else "http"
         self.base_url = f"{scheme}://127.0.0.1:{self.server_address[1]}"
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open[threading.current_thread()] = request
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.pop(threading.current_thread(), None)
+
+    def close_connections(self, timeout: float = 5.0) -> None:
+        """End every open connection (idle keep-alives included) and wait for their threads."""
+        with self._open_lock:
+            open_now = dict(self._open)
+        for sock in open_now.values():
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in open_now:
+            thread.join(timeout)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.ssl_context is not None:
             request.settimeout(10)
             request = self.ssl_context.wrap_socket(request, server_side=True)
+            with self._open_lock:  # the TLS socket now owns the connection
+                self._open[threading.current_thread()] = request
         _RequestHandler(request, client_address, self)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -127,6 +151,7 @@ def serve(
         yield RunningServer(server.base_url, server.server_address[1], server)
     finally:
         server.shutdown()
+        server.close_connections()
         server.server_close()
         thread.join(timeout=5)
 

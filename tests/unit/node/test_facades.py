@@ -18,7 +18,9 @@ from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 from twiin.node import AsyncNode, Node
 from twiin.node.afacades import AsyncNotifications, AsyncNotifiedPull, AsyncWorkflow
+from twiin.node.apush_pull import AsyncPull, AsyncPush
 from twiin.node.facades import Notifications, NotifiedPull, Workflow
+from twiin.node.push_pull import Pull, Push
 from twiin.testing.fhir_store import FhirStoreServer, MemoryFhirStore
 from twiin.testing.pki import TestPKI
 from twiin.testing.server import RunningServer, serve
@@ -121,6 +123,8 @@ def _public(cls: type) -> set[str]:
         (NotifiedPull, AsyncNotifiedPull),
         (Notifications, AsyncNotifications),
         (Workflow, AsyncWorkflow),
+        (Push, AsyncPush),
+        (Pull, AsyncPull),
     ],
 )
 def test_sync_and_async_expose_the_same_methods(sync: type, async_: type) -> None:

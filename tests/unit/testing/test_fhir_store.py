@@ -58,12 +58,14 @@ def test_delete_then_read_is_gone_and_history_shows_delete(server: FhirStoreServ
     assert "lastUpdated" in history["meta"]
 
 
-def test_history_since_is_exclusive(server: FhirStoreServer) -> None:
+def test_history_since(server: FhirStoreServer) -> None:
     call(server, "POST", "/Organization", org("1", "A"))
     mark = call(server, "GET", "/Organization/_history").json_body()["meta"]["lastUpdated"]
-    call(server, "POST", "/Organization", org("2", "B"))
+    stamp_b = call(server, "POST", "/Organization", org("2", "B")).headers["last-modified"]
     later = call(server, "GET", f"/Organization/_history?_since={mark}").json_body()
     assert [e["resource"]["name"] for e in later["entry"]] == ["B"]
+    at_b = call(server, "GET", f"/Organization/_history?_since={stamp_b}").json_body()
+    assert [e["resource"]["name"] for e in at_b["entry"]] == ["B"]  # "at or after" the instant
 
 
 def test_conditional_create_and_update(server: FhirStoreServer) -> None:
@@ -293,6 +295,8 @@ def test_router_picks_longest_prefix() -> None:
         ("/NoSuchType", 404),
         ("/NoSuchType/1", 404),
         ("/Patient/p1/NoSuchType", 404),
+        ("/Organization/x?_summary=true", 400),  # a read would silently ignore it
+        ("/Organization/x/_history/1?_elements=name", 400),
     ],
 )
 def test_unsupported_requests_get_an_operation_outcome(
@@ -359,3 +363,105 @@ def test_json_patch_with_if_match(server: FhirStoreServer) -> None:
     assert fhirpath.status == 415
     assert fhirpath.json_body()["resourceType"] == "OperationOutcome"
     assert call(server, "GET", f"/Organization/{rid}").json_body()["name"] == "B"
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+def test_a_failing_entry_rolls_back_a_transaction_but_not_a_batch(server: FhirStoreServer, kind: str) -> None:
+    existing = call(server, "POST", "/Organization", org("1", "Before")).json_body()
+    bundle = {
+        "resourceType": "Bundle",
+        "type": kind,
+        "entry": [
+            {"resource": org("2", "New"), "request": {"method": "POST", "url": "Organization"}},
+            {
+                "resource": existing | {"name": "Changed"},
+                "request": {"method": "PUT", "url": f"Organization/{existing['id']}"},
+            },
+            {
+                "resource": {"resourceType": "Organization", "bogus": 1},
+                "request": {"method": "POST", "url": "Organization"},
+            },
+        ],
+    }
+    answer = call(server, "POST", "", bundle)
+    names = sorted(o["name"] for o in server.store.all_current("Organization"))
+    if kind == "transaction":
+        assert answer.status == 422
+        assert answer.json_body()["resourceType"] == "OperationOutcome"
+        assert names == ["Before"]
+        assert len(server.store.history()) == 1
+        assert call(server, "GET", f"/Organization/{existing['id']}").headers["etag"] == 'W/"1"'
+    else:
+        assert answer.status == 200
+        assert [e["response"]["status"] for e in answer.json_body()["entry"]] == ["201", "200", "422"]
+        assert names == ["Changed", "New"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("2024-06-01", ["day"]),  # the day as a range: the instant on it matches
+        ("gt2024-06-01", ["next"]),  # after the whole day
+        ("ge2024-06-01", ["day", "next"]),
+        ("lt2024-06-01", ["before"]),
+        ("le2024-06-01", ["before", "day"]),
+        ("ne2024-06-01", ["before", "next"]),
+        ("2024", ["before", "day", "next"]),
+        ("eb2024-06-01T10:00:00Z", ["before"]),
+        ("sa2024-06-01", ["next"]),
+        ("2024-06-01T10:00:00Z", ["day"]),
+    ],
+)
+def test_date_search_compares_ranges_at_their_precision(
+    server: FhirStoreServer, query: str, expected: list[str]
+) -> None:
+    for ident, when in (
+        ("before", "2024-05-31"),
+        ("day", "2024-06-01T10:00:00Z"),
+        ("next", "2024-06-02T00:00:00Z"),
+    ):
+        call(server, "POST", "/Observation", {
+            "resourceType": "Observation", "status": "final", "id": ident,
+            "code": {"text": ident}, "effectiveDateTime": when,
+        })  # fmt: skip
+    found = call(server, "GET", f"/Observation?date={query}&_sort=date").json_body()
+    assert [e["resource"]["code"]["text"] for e in found["entry"]] == expected
+
+
+def test_string_search_ignores_case_and_accents(server: FhirStoreServer) -> None:
+    call(server, "POST", "/Organization", org("1", "Ziekenhuis Müller-Öztürk"))
+    assert call(server, "GET", "/Organization?name=ziekenhuis muller").json_body()["total"] == 1
+    assert call(server, "GET", "/Organization?name:contains=OZTURK").json_body()["total"] == 1
+    assert call(server, "GET", "/Organization?name:exact=Ziekenhuis Muller-Ozturk").json_body()["total"] == 0
+
+
+def test_formatting_parameters_are_accepted(server: FhirStoreServer) -> None:
+    rid = call(server, "POST", "/Organization", org("1", "A")).json_body()["id"]
+    assert call(server, "GET", "/Organization?_pretty=true&_format=json").json_body()["total"] == 1
+    assert call(server, "GET", f"/Organization/{rid}?_format=application/fhir%2Bjson").status == 200
+    assert call(server, "GET", f"/Organization/{rid}/_history/1?_pretty=false").status == 200
+
+
+def test_a_read_only_server_refuses_writes() -> None:
+    store = MemoryFhirStore()
+    rid = store.create(org("1", "A")).id
+    server = FhirStoreServer(store, FhirVersion.R4, read_only=True)
+    assert call(server, "GET", f"/Organization/{rid}").status == 200
+    assert call(server, "GET", "/Organization/_history").status == 200
+    form = IncomingRequest(
+        "POST",
+        BASE + "/Organization/_search",
+        {"content-type": "application/x-www-form-urlencoded"},
+        b"name=A",
+    )
+    assert server.handle(form).json_body()["total"] == 1
+    for method, path in (
+        ("POST", "/Organization"),
+        ("PUT", f"/Organization/{rid}"),
+        ("DELETE", f"/Organization/{rid}"),
+        ("POST", ""),
+    ):
+        answer = call(server, method, path, org("2", "B"))
+        assert answer.status == 405, (method, path)
+        assert answer.json_body()["resourceType"] == "OperationOutcome"
+    assert [o["name"] for o in store.all_current("Organization")] == ["A"]

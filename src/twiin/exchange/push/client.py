@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
+
 from twiin._http import create_async_client, create_client
 from twiin._http.compat import httpx
 from twiin.addressing import PayloadType
@@ -81,7 +83,8 @@ class AsyncPusher:
         """POST a transaction, batch or message Bundle to ``receiver`` (``patient``: audit and consent)."""
         plan: PushPlan | None = None
         try:
-            plan = self.core.plan(receiver, bundle, payload_type, patient)
+            # the consent check and the resolver may block: keep them off the event loop
+            plan = await anyio.to_thread.run_sync(self.core.plan, receiver, bundle, payload_type, patient)
             fhir = AsyncFhirClient(plan.endpoint.address, plan.version, client=self._client, auth=plan.auth)
             receipt = plan.call.parse(await fhir.exchange(plan.call.request))
         except TwiinError as exc:

@@ -18,12 +18,16 @@ __all__ = ["FhirStoreServer"]
 
 DEFAULT_COUNT = 50
 MAX_COUNT = 500
-HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format"})
+HISTORY_PARAMS = frozenset({"_since", "_count", "_offset", "_format", "_pretty"})
+READ_PARAMS = frozenset({"_format", "_pretty"})
 _JSON_FORMATS = frozenset({"json", "application/json", "application/fhir+json"})
 
 
 class FhirStoreServer:
-    """Routes FHIR REST interactions to a store under ``base_path`` (e.g. ``/fhir``)."""
+    """Routes FHIR REST interactions to a store under ``base_path`` (e.g. ``/fhir``).
+
+    ``read_only`` refuses every write (a Query Directory: its content comes from elsewhere).
+    """
 
     def __init__(
         self,
@@ -33,12 +37,17 @@ class FhirStoreServer:
         base_path: str = "/fhir",
         validate: bool = True,
         public_base: Callable[[IncomingRequest], str] | None = None,
+        entry_handler: Callable[[IncomingRequest], Answer] | None = None,
+        read_only: bool = False,
     ) -> None:
         self.store = store
         self.version = version
         self.base_path = "/" + base_path.strip("/") if base_path.strip("/") else ""
         self.validate = validate
         self._public_base = public_base
+        self.entry_handler = entry_handler or self.handle
+        self.read_only = read_only
+        """Answers each entry of a batch/transaction (a guard in front of the store can hook in here)."""
 
     # -- entry point --------------------
     def __call__(self, request: IncomingRequest) -> Answer:
@@ -66,6 +75,9 @@ class FhirStoreServer:
         method = request.method.upper()
         params = request.query
         _check_format(request, params)
+        searching = method == "POST" and segs[-1:] == ["_search"]
+        if self.read_only and method not in ("GET", "HEAD") and not searching:
+            raise StoreError(405, "not-supported", "this server is read-only")
         if method == "POST" and len(segs) == 2 and segs[1] == "_search":
             params = parse_qsl(request.body.decode("utf-8"), keep_blank_values=True)
             return self._search(request, segs[0], params)
@@ -88,6 +100,7 @@ class FhirStoreServer:
             return self._operation(request, type_, segs[1][1:], params)
         id_ = segs[1]
         if len(segs) == 2:
+            _only(params, READ_PARAMS, "read")
             return self._instance(request, type_, id_, method)
         if type_ == "Patient" and len(segs) == 3 and segs[2][:1].isupper():
             if not self._known(segs[2]):
@@ -96,6 +109,7 @@ class FhirStoreServer:
         if segs[2] == "_history" and len(segs) == 3:
             return self._history(request, type_, id_, params)
         if segs[2] == "_history" and len(segs) == 4:
+            _only(params, READ_PARAMS, "vread")
             version = self.store.vread(type_, id_, segs[3])
             if version is None:
                 raise StoreError(404, "not-found", "unknown version")
@@ -292,9 +306,7 @@ class FhirStoreServer:
     def _history(
         self, request: IncomingRequest, type_: str | None, id_: str | None, params: list[tuple[str, str]]
     ) -> Answer:
-        unknown = sorted({k for k, _ in params} - HISTORY_PARAMS)
-        if unknown:
-            raise StoreError(400, "not-supported", f"history parameter {unknown[0]!r} is not supported")
+        _only(params, HISTORY_PARAMS, "history")
         since = _first(params, "_since")
         if since is not None:
             try:
@@ -347,20 +359,32 @@ class FhirStoreServer:
         kind = bundle.get("type")
         if bundle.get("resourceType") != "Bundle" or kind not in ("batch", "transaction"):
             raise StoreError(400, "invalid", "POST to the base needs a batch or transaction Bundle")
+        if kind == "batch":
+            return self._entries(request, bundle, kind)
+        try:
+            with self.store.atomic():
+                return self._entries(request, bundle, kind)
+        except _RolledBack as failed:
+            return failed.answer
+
+    def _entries(self, request: IncomingRequest, bundle: dict[str, Any], kind: str) -> Answer:
+        """Answer every entry as a request of the same caller; a failing transaction entry rolls back."""
+        inherited = {k: v for k, v in request.headers.items() if k not in _ENTRY_HEADERS}
         responses = []
         for entry in bundle.get("entry") or []:
             req = entry.get("request") or {}
             url = f"{self.base_url(request)}/{str(req.get('url', '')).lstrip('/')}"
             body = json.dumps(entry["resource"]).encode() if "resource" in entry else b""
-            headers = {"content-type": "application/fhir+json"}
+            headers = {**inherited, "content-type": "application/fhir+json"}
             if req.get("ifNoneExist"):
                 headers["if-none-exist"] = req["ifNoneExist"]
             if req.get("ifMatch"):
                 headers["if-match"] = req["ifMatch"]
-            sub = IncomingRequest(str(req.get("method", "GET")), url, headers, body)
-            answer = self.handle(sub)
+            method = str(req.get("method", "GET"))
+            sub = IncomingRequest(method, url, headers, body, peer_certificate=request.peer_certificate)
+            answer = self.entry_handler(sub)
             if kind == "transaction" and answer.status >= 400:
-                return answer
+                raise _RolledBack(answer)
             item: dict[str, Any] = {"response": {"status": str(answer.status)}}
             if "location" in answer.headers:
                 item["response"]["location"] = answer.headers["location"]
@@ -385,8 +409,29 @@ class FhirStoreServer:
         }
 
 
+_ENTRY_HEADERS = frozenset(
+    {"content-length", "content-type", "if-match", "if-none-exist", "transfer-encoding"}
+)
+
+
+class _RolledBack(Exception):
+    """A transaction entry failed: its answer is the transaction's answer, nothing stays written."""
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__("transaction rolled back")
+        self.answer = answer
+
+
 def _first(params: Sequence[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in params if k == name), None)
+
+
+def _only(params: Sequence[tuple[str, str]], allowed: frozenset[str], interaction: str) -> None:
+    unknown = sorted({k for k, _ in params} - allowed)
+    if unknown:
+        raise StoreError(
+            400, "not-supported", f"{interaction} parameter {unknown[0][:40]!r} is not supported"
+        )
 
 
 def _int(params: Sequence[tuple[str, str]], name: str, default: int, *, minimum: int) -> int:

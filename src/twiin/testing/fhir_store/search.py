@@ -7,8 +7,10 @@ A parameter the store does not know is an error, never a silently empty result.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import attrs
@@ -69,7 +71,9 @@ _COMMON: dict[str, ParamDef] = {
     "authored": ParamDef("date", ("authoredOn",)),
 }
 
-RESULT_PARAMS = frozenset({"_count", "_offset", "_include", "_revinclude", "_sort", "_format", "_total"})
+RESULT_PARAMS = frozenset(
+    {"_count", "_offset", "_include", "_revinclude", "_sort", "_format", "_pretty", "_total"}
+)
 
 
 def param_def(name: str) -> ParamDef | None:
@@ -150,9 +154,15 @@ def match_reference_identifier(values: Iterable[Any], query: str) -> bool:
     )
 
 
+def fold(text: str) -> str:
+    """``text`` without case and accents, as FHIR string search compares (``Müller`` ~ ``muller``)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def match_string(values: Iterable[Any], query: str, modifier: str | None) -> bool:
-    """String semantics: case-insensitive prefix (default), ``:exact`` or ``:contains``."""
-    needle = query.casefold()
+    """String semantics: case- and accent-insensitive prefix (default), ``:contains``, or ``:exact``."""
+    needle = fold(query)
     for value in values:
         texts = [value] if isinstance(value, str) else []
         if isinstance(value, Mapping):
@@ -161,9 +171,9 @@ def match_string(values: Iterable[Any], query: str, modifier: str | None) -> boo
         for text in texts:
             if modifier == "exact" and text == query:
                 return True
-            if modifier == "contains" and needle in text.casefold():
+            if modifier == "contains" and needle in fold(text):
                 return True
-            if modifier is None and text.casefold().startswith(needle):
+            if modifier is None and fold(text).startswith(needle):
                 return True
     return False
 
@@ -173,41 +183,73 @@ _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb")
 
 def parse_instant(text: str) -> datetime:
     """Parse a FHIR date/dateTime/instant (partial dates to their start) as an aware datetime."""
+    return date_range(text)[0]
+
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?$")
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def date_range(text: str) -> tuple[datetime, datetime]:
+    """The range ``[start, end)`` a FHIR date/dateTime/instant covers at its precision (UTC if no zone).
+
+    ``2024`` is the whole year, ``2024-06`` the month, ``2024-06-01`` the day, a time to the second
+    that second, and a time with ``n`` fraction digits ``10**-n`` seconds. ``ValueError`` otherwise.
+    """
     value = text.strip()
-    if len(value) == 4:
-        value += "-01-01"
-    elif len(value) == 7:
-        value += "-01"
+    partial = _PARTIAL_DATE.match(value)
+    if partial:
+        year, month, day = (int(g) if g else None for g in partial.groups())
+        start = datetime(year or 1, month or 1, day or 1, tzinfo=UTC)
+        if month is None:
+            return start, start.replace(year=start.year + 1)
+        if day is None:
+            return start, (start + timedelta(days=32)).replace(day=1)
+        return start, start + timedelta(days=1)
+    if "T" not in value:
+        raise ValueError(f"not a FHIR date: {value[:40]!r}")
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    time_part = value.partition("T")[2]
+    fraction = _FRACTION.search(time_part)
+    digits = len(fraction.group(1)) if fraction else 0
+    if digits:
+        return parsed, parsed + timedelta(microseconds=10 ** (6 - min(digits, 6)))
+    return parsed, parsed + timedelta(seconds=1)
 
 
-def parse_date_query(query: str) -> tuple[str, str, datetime]:
-    """(prefix, raw value, bound) of a date search value; ``ValueError`` when it is not a date."""
+def parse_date_query(query: str) -> tuple[str, datetime, datetime]:
+    """(prefix, start, end) of a date search value; ``ValueError`` when it is not a date."""
     prefix = query[:2] if query[:2] in _PREFIXES else "eq"
     raw = query[2:] if query[:2] in _PREFIXES else query
-    return prefix, raw, parse_instant(raw)
+    start, end = date_range(raw)
+    return prefix, start, end
+
+
+_DATE_OPS: dict[str, Callable[[datetime, datetime, datetime, datetime], bool]] = {
+    # (search start, search end, target start, target end), ranges half-open, as FHIR compares them
+    "eq": lambda lo, hi, tlo, thi: lo <= tlo and thi <= hi,
+    "ne": lambda lo, hi, tlo, thi: not (lo <= tlo and thi <= hi),
+    "gt": lambda lo, hi, tlo, thi: thi > hi,
+    "lt": lambda lo, hi, tlo, thi: tlo < lo,
+    "ge": lambda lo, hi, tlo, thi: thi > lo,
+    "le": lambda lo, hi, tlo, thi: tlo < hi,
+    "sa": lambda lo, hi, tlo, thi: tlo >= hi,
+    "eb": lambda lo, hi, tlo, thi: thi <= lo,
+}
 
 
 def match_date(values: Iterable[Any], query: str) -> bool:
-    """Date comparison with FHIR prefixes (``eq`` default compares at the query's precision)."""
-    prefix, raw, bound = parse_date_query(query)
-    ops: dict[str, Callable[[datetime], bool]] = {
-        "gt": lambda d: d > bound,
-        "sa": lambda d: d > bound,
-        "lt": lambda d: d < bound,
-        "eb": lambda d: d < bound,
-        "ge": lambda d: d >= bound,
-        "le": lambda d: d <= bound,
-        "ne": lambda d: not str(d.isoformat()).startswith(raw),
-        "eq": lambda d: d.isoformat().startswith(raw) or d == bound,
-    }
+    """Date comparison with FHIR prefixes, each value and the query taken as ranges at their precision."""
+    prefix, lo, hi = parse_date_query(query)
+    compare = _DATE_OPS[prefix]
     for value in values:
         if isinstance(value, str):
             try:
-                when = parse_instant(value)
+                tlo, thi = date_range(value)
             except ValueError:
                 continue
-            if ops[prefix](when):
+            if compare(lo, hi, tlo, thi):
                 return True
     return False

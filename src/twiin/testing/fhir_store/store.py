@@ -1,17 +1,19 @@
 """An in-memory, versioned FHIR store (JSON dicts) for tests and the sandbox.
 
 Keeps every version of every resource, so it can answer vread and ``_history`` (with
-deletes), and supports conditional create/update, ``If-Match``, search with ``_include``,
+deletes), and supports conditional create/update, ``If-Match``, all-or-nothing blocks of writes
+(:meth:`MemoryFhirStore.atomic`, for transactions), search with ``_include``,
 ``_revinclude``, ``_sort`` on dates, ``$lastn`` and patient-compartment scoping. It works for
 STU3 and R4 alike because it stores plain JSON. Not a production server.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,6 +57,22 @@ class MemoryFhirStore:
         self._versions: dict[tuple[str, str], list[Version]] = {}
         self._log: list[Version] = []
         self._last = datetime.min.replace(tzinfo=UTC)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[None]:
+        """All writes in the block happen together or, when it raises, not at all (other threads wait)."""
+        with self._lock:
+            mark = len(self._log)
+            try:
+                yield
+            except BaseException:
+                for version in reversed(self._log[mark:]):
+                    history = self._versions[(version.type, version.id)]
+                    history.pop()
+                    if not history:
+                        del self._versions[(version.type, version.id)]
+                del self._log[mark:]
+                raise
 
     def server_time(self) -> str:
         """The store's clock as a FHIR instant (strictly increasing between calls)."""
@@ -167,14 +185,14 @@ class MemoryFhirStore:
     def history(
         self, type_: str | None = None, id_: str | None = None, since: str | None = None
     ) -> list[Version]:
-        """Versions newest first, filtered by type, id and ``since`` (exclusive lower bound)."""
+        """Versions newest first, filtered by type, id and ``since`` (at or after it, as ``_since``)."""
         with self._lock:
             items = [
                 v for v in self._log if (type_ is None or v.type == type_) and (id_ is None or v.id == id_)
             ]
         if since is not None:
             bound = s.parse_instant(since)
-            items = [v for v in items if s.parse_instant(v.last_updated) > bound]
+            items = [v for v in items if s.parse_instant(v.last_updated) >= bound]
         return list(reversed(items))
 
     def all_current(self, type_: str) -> list[dict[str, Any]]:
