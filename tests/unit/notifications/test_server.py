@@ -20,6 +20,8 @@ from twiin.exchange.notifications import (
     parse_notification,
     parse_status_bundle,
 )
+from twiin.fhir.content import parse_resource, serialize
+from twiin.fhir_version import FhirVersion
 from twiin.serving import IncomingRequest
 from twiin.validation import validate
 
@@ -304,3 +306,24 @@ def test_mutated_subscriptions_always_get_an_answer(data: st.DataObject) -> None
         sid = answer.json_body()["id"]
         assert core.handle(req("PUT", f"/Subscription/{sid}", resource), NOW).status in (200, 400, 422)
         assert core.handle(req("GET", f"/Subscription/{sid}/$events"), NOW).status == 200
+
+
+def test_xml_in_and_out_when_the_client_asks_for_xml() -> None:
+    core = SubscriptionServerCore(BASE)
+    xml_body = serialize(sub(), naming.FHIR_XML, version=FhirVersion.R4)
+    request = IncomingRequest(
+        "POST", BASE + "/Subscription",
+        {"content-type": naming.FHIR_XML, "accept": naming.FHIR_XML}, xml_body,
+    )  # fmt: skip
+    answer = core.handle(request, NOW)
+    assert answer.status == 201
+    assert answer.headers["content-type"].startswith(naming.FHIR_XML)
+    created_xml = parse_resource(answer.body, FhirVersion.R4, naming.FHIR_XML)
+    assert created_xml.status == "requested"
+    status = core.handle(req("GET", f"/Subscription/{created_xml.id}/$status?_format=xml"), NOW)
+    assert status.headers["content-type"].startswith(naming.FHIR_XML)
+    assert parse_resource(status.body, FhirVersion.R4, naming.FHIR_XML).type == "searchset"
+    # _format wins over Accept; JSON stays the default
+    as_json = core.handle(req("GET", f"/Subscription/{created_xml.id}?_format=json", accept=naming.FHIR_XML))
+    assert as_json.json_body()["id"] == created_xml.id
+    assert core.handle(req("GET", f"/Subscription/{created_xml.id}")).json_body()["status"] == "requested"

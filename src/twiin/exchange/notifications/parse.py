@@ -7,10 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lxml import etree
-
 from twiin import naming
-from twiin.errors import NotificationError, UnsafeXML
+from twiin.errors import ModelValidationError, NotificationError
 from twiin.exchange.notifications.model import (
     AuthorizationHint,
     Notification,
@@ -18,6 +16,8 @@ from twiin.exchange.notifications.model import (
     PayloadContent,
     SubscriptionStatus,
 )
+from twiin.fhir.content import xml_to_dict
+from twiin.fhir_version import FhirVersion
 from twiin.validation import ValidationIssue, errors_only, validate
 
 __all__ = [
@@ -33,13 +33,18 @@ MAX_NOTIFICATION_BYTES = 8 * 1024 * 1024
 _XML_TYPES = ("application/fhir+xml", "application/xml", "text/xml")
 
 
-def load_resource(body: bytes, content_type: str = naming.FHIR_JSON) -> dict[str, Any]:
-    """FHIR JSON or XML bytes to a JSON dict; hostile or malformed input raises a typed error."""
+def load_resource(
+    body: bytes, content_type: str = naming.FHIR_JSON, *, expect: str | None = "Bundle"
+) -> dict[str, Any]:
+    """FHIR JSON or XML bytes to a JSON dict; hostile or malformed input raises a typed error.
+
+    XML is read through the R4 model and must be an ``expect`` resource (``None``: any type).
+    """
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise NotificationError("notification body too large", status=413)
     media = content_type.split(";", maxsplit=1)[0].strip().lower()
     if media in _XML_TYPES or (not media and body.lstrip()[:1] == b"<"):
-        return _load_xml(body)
+        return _load_xml(body, expect)
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -49,27 +54,14 @@ def load_resource(body: bytes, content_type: str = naming.FHIR_JSON) -> dict[str
     return data
 
 
-def _load_xml(body: bytes) -> dict[str, Any]:
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_pis=True
-    )
+def _load_xml(body: bytes, expect: str | None) -> dict[str, Any]:
     try:
-        root = etree.fromstring(body, parser)
-    except etree.XMLSyntaxError:
-        raise NotificationError("body is not well-formed XML", status=400) from None
-    tree = root.getroottree()
-    if getattr(tree.docinfo, "doctype", "") or tree.docinfo.internalDTD is not None:
-        raise UnsafeXML("XML with a DTD or entity declarations is refused")
-    tag = etree.QName(root).localname
-    if tag != "Bundle":
-        raise NotificationError(f"expected a Bundle, got {tag[:40]}", status=400)
-    from fhir.resources.R4B.bundle import Bundle
-
-    try:
-        model = Bundle.model_validate_xml(body)
-    except Exception as exc:  # fhir.resources raises ValidationError, KeyError, ValueError on XML
-        raise NotificationError(f"XML Bundle does not parse: {type(exc).__name__}", status=400) from None
-    loaded: dict[str, Any] = json.loads(model.model_dump_json())
+        loaded = xml_to_dict(body, FhirVersion.R4)  # hardened parser: no DTD, entities or network
+    except ModelValidationError as exc:
+        raise NotificationError(f"XML body does not parse: {exc.message}", status=400) from None
+    found = str(loaded.get("resourceType"))
+    if expect is not None and found != expect:
+        raise NotificationError(f"expected a {expect}, got {found[:40]}", status=400)
     return loaded
 
 

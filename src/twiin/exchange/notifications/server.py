@@ -32,6 +32,8 @@ from twiin.exchange.notifications.registry import (
     filters_match,
     record_from_resource,
 )
+from twiin.fhir_version import FhirVersion
+from twiin.negotiation import in_requested_format
 from twiin.redaction import get_logger
 from twiin.serving import Answer, IncomingRequest
 from twiin.validation import declared_profiles, errors_only, validate
@@ -59,6 +61,11 @@ class Delivery:
         return (
             f"Delivery({self.kind}, subscription={self.subscription_id}, events={list(self.event_numbers)})"
         )
+
+
+def _subscription_body(request: IncomingRequest) -> dict[str, Any]:
+    """The Subscription in a create or update body (FHIR JSON or XML)."""
+    return load_resource(request.body, request.content_type or naming.FHIR_JSON, expect="Subscription")
 
 
 def _serialize(bundle: dict[str, Any], payload: str) -> bytes:
@@ -263,7 +270,14 @@ class SubscriptionServerCore:
     # --- REST face ----------------------------------------------------------------------------
 
     def handle(self, request: IncomingRequest, now: datetime | None = None) -> Answer:
-        """Answer ``/Subscription`` create/read/update, ``$status`` and ``$events``; DELETE is refused."""
+        """Answer ``/Subscription`` create/read/update, ``$status`` and ``$events``; DELETE is refused.
+
+        Bodies may be FHIR JSON or XML; answers are XML when the request asks for it
+        (``_format`` or ``Accept``), as Twiin requires of a Subscription server.
+        """
+        return in_requested_format(request, self._handle(request, now), FhirVersion.R4)
+
+    def _handle(self, request: IncomingRequest, now: datetime | None) -> Answer:
         moment = now or datetime.now(UTC)
         base_path = self.base_url.split("://", 1)[-1].partition("/")[2]
         rel = request.path.strip("/")
@@ -308,7 +322,7 @@ class SubscriptionServerCore:
     def _create(self, request: IncomingRequest, now: datetime) -> Answer:
         if not self.authorize(request, None):
             raise NotificationError("not allowed to create a Subscription", status=403)
-        record = self.subscribe(load_resource(request.body, request.content_type or naming.FHIR_JSON), now)
+        record = self.subscribe(_subscription_body(request), now)
         return Answer.fhir(
             201,
             record.current(),
@@ -320,7 +334,7 @@ class SubscriptionServerCore:
         wanted = request.headers.get("if-match")
         if wanted and wanted.strip() not in (f'W/"{record.version}"', f'"{record.version}"'):
             raise NotificationError("version conflict (If-Match)", status=412)
-        incoming = load_resource(request.body, request.content_type or naming.FHIR_JSON)
+        incoming = _subscription_body(request)
         issues = errors_only(validate(incoming, naming.SD_TWIIN_SUBSCRIPTION))
         if issues:
             raise NotificationError("Subscription breaks the Twiin profile", status=422, issues=issues)
