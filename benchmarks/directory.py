@@ -50,7 +50,15 @@ from twiin.addressing import (
 from twiin.addressing import payload_types as pt
 from twiin.serving import Answer, IncomingRequest
 
-TYPES = ("Organization", "Endpoint", "Location", "HealthcareService", "PractitionerRole", "Practitioner", "OrganizationAffiliation")
+TYPES = (
+    "Organization",
+    "Endpoint",
+    "Location",
+    "HealthcareService",
+    "PractitionerRole",
+    "Practitioner",
+    "OrganizationAffiliation",
+)
 URA0 = 10_000_000
 PROFILE = "http://nuts-foundation.github.io/nl-generic-functions-ig/StructureDefinition/"
 BASE_TIME = "2025-01-01T00:00:00.000Z"
@@ -65,14 +73,20 @@ def _org(i: int, version: int = 1, stamp: str = BASE_TIME) -> dict[str, Any]:
     return {
         "resourceType": "Organization",
         "id": f"o{i}",
-        "meta": {"versionId": str(version), "lastUpdated": stamp, "profile": [PROFILE + "nl-gf-organization"]},
+        "meta": {
+            "versionId": str(version),
+            "lastUpdated": stamp,
+            "profile": [PROFILE + "nl-gf-organization"],
+        },
         "identifier": [
             {"system": "http://fhir.nl/fhir/NamingSystem/ura", "value": ura},
             {"system": "https://bench.test/departments", "value": f"o{i}"},
         ],
         "active": True,
         "name": f"Zorgaanbieder {i} v{version}",
-        "type": [{"coding": [{"system": "http://nictiz.nl/fhir/NamingSystem/organization-type", "code": "V4"}]}],
+        "type": [
+            {"coding": [{"system": "http://nictiz.nl/fhir/NamingSystem/organization-type", "code": "V4"}]}
+        ],
         "telecom": [{"system": "phone", "value": f"+31 30 {i:07d}", "use": "work"}],
         "address": [{"line": [f"Straat {i}"], "city": "Utrecht", "postalCode": "3500 AA"}],
         "endpoint": [{"reference": f"Endpoint/e{i}a"}, {"reference": f"Endpoint/e{i}b"}],
@@ -88,10 +102,15 @@ def _endpoint(i: int, kind: str, version: int = 1, stamp: str = BASE_TIME) -> di
         "id": f"e{i}{kind}",
         "meta": {"versionId": str(version), "lastUpdated": stamp, "profile": [PROFILE + "nl-gf-endpoint"]},
         "status": "active",
-        "connectionType": {"system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type", "code": "hl7-fhir-rest"},
+        "connectionType": {
+            "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
+            "code": "hl7-fhir-rest",
+        },
         "payloadType": [{"coding": [_PAYLOADS[kind].to_coding()]}],
         "payloadMimeType": ["application/fhir+json"],
-        "managingOrganization": {"identifier": {"system": "http://fhir.nl/fhir/NamingSystem/kvk", "value": "51494752"}},
+        "managingOrganization": {
+            "identifier": {"system": "http://fhir.nl/fhir/NamingSystem/kvk", "value": "51494752"}
+        },
         "address": f"https://fhir{i}.bench.test/{kind}/v{version}",
         "name": f"endpoint {i}{kind}",
     }
@@ -101,7 +120,11 @@ def _service(i: int, version: int = 1, stamp: str = BASE_TIME) -> dict[str, Any]
     return {
         "resourceType": "HealthcareService",
         "id": f"s{i}",
-        "meta": {"versionId": str(version), "lastUpdated": stamp, "profile": [PROFILE + "nl-gf-healthcareservice"]},
+        "meta": {
+            "versionId": str(version),
+            "lastUpdated": stamp,
+            "profile": [PROFILE + "nl-gf-healthcareservice"],
+        },
         "active": True,
         "providedBy": {"reference": f"Organization/o{i}"},
         "name": f"Dienst {i}",
@@ -138,15 +161,27 @@ class Directory:
 
     def _bundle(self, btype: str, entries: list[dict[str, Any]], next_url: str | None) -> bytes:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        bundle: dict[str, Any] = {"resourceType": "Bundle", "type": btype, "meta": {"lastUpdated": now}, "entry": entries}
+        bundle: dict[str, Any] = {
+            "resourceType": "Bundle",
+            "type": btype,
+            "meta": {"lastUpdated": now},
+            "entry": entries,
+        }
         if next_url:
             bundle["link"] = [{"relation": "next", "url": next_url}]
         return json.dumps(bundle, separators=(",", ":")).encode()
 
     def _search_page(self, rtype: str, offset: int, count: int) -> bytes:
         total = self.total(rtype)
-        entries = [{"fullUrl": f"{self.base}/{rtype}/x", "resource": _nth(rtype, n), "search": {"mode": "match"}} for n in range(offset, min(offset + count, total))]
-        nxt = f"{self.base}/{rtype}?{urlencode({'_count': count, '_offset': offset + count})}" if offset + count < total else None
+        entries = [
+            {"fullUrl": f"{self.base}/{rtype}/x", "resource": _nth(rtype, n), "search": {"mode": "match"}}
+            for n in range(offset, min(offset + count, total))
+        ]
+        nxt = (
+            f"{self.base}/{rtype}?{urlencode({'_count': count, '_offset': offset + count})}"
+            if offset + count < total
+            else None
+        )
         return self._bundle("searchset", entries, nxt)
 
     def mutate(self, n: int) -> None:
@@ -163,11 +198,20 @@ class Directory:
 
     def history(self, rtype: str, since: str, offset: int, count: int, query: list[tuple[str, str]]) -> bytes:
         cutoff = dt.datetime.fromisoformat(since)
-        matches = [c for c in reversed(self.changes) if c[1] == rtype and dt.datetime.fromisoformat(c[0].replace("Z", "+00:00")) > cutoff]
+        matches = [
+            c
+            for c in reversed(self.changes)
+            if c[1] == rtype and dt.datetime.fromisoformat(c[0].replace("Z", "+00:00")) > cutoff
+        ]
         entries = []
         for stamp, t, rid, res in matches[offset : offset + count]:
             if res is None:
-                entries.append({"request": {"method": "DELETE", "url": f"{t}/{rid}"}, "response": {"status": "204", "lastModified": stamp}})
+                entries.append(
+                    {
+                        "request": {"method": "DELETE", "url": f"{t}/{rid}"},
+                        "response": {"status": "204", "lastModified": stamp},
+                    }
+                )
             else:
                 entries.append({"resource": res, "request": {"method": "PUT", "url": f"{t}/{rid}"}})
         rest = [(k, v) for k, v in query if k != "_offset"] + [("_offset", str(offset + count))]
@@ -184,7 +228,10 @@ class Directory:
         elif rtype == "HealthcareService" and "organization" in query:
             for ref in query["organization"].split(","):
                 i = int(ref.rpartition("/o")[2])
-                entries += [{"resource": _service(i), "search": {"mode": "match"}}, {"resource": _endpoint(i, "c"), "search": {"mode": "include"}}]
+                entries += [
+                    {"resource": _service(i), "search": {"mode": "match"}},
+                    {"resource": _endpoint(i, "c"), "search": {"mode": "include"}},
+                ]
         return self._bundle("searchset", entries, None)
 
     def handle(self, request: IncomingRequest) -> Answer:
@@ -220,7 +267,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        request = IncomingRequest(self.command, f"http://127.0.0.1{self.path}", dict(self.headers.items()), body)
+        request = IncomingRequest(
+            self.command, f"http://127.0.0.1{self.path}", dict(self.headers.items()), body
+        )
         answer = self.directory.handle(request)
         self.send_response(answer.status)
         for name, value in answer.headers.items():
@@ -259,7 +308,9 @@ def httpx_full_load(base: str, page_size: int) -> int:
             while url:
                 bundle = json.loads(client.get(url).content)
                 seen += len(bundle.get("entry", []))
-                url = next((link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None)
+                url = next(
+                    (link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None
+                )
     return seen
 
 
@@ -271,7 +322,9 @@ def httpx_history(base: str, since: str, page_size: int) -> int:
             while url:
                 bundle = json.loads(client.get(url).content)
                 seen += len(bundle.get("entry", []))
-                url = next((link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None)
+                url = next(
+                    (link["url"] for link in bundle.get("link", []) if link["relation"] == "next"), None
+                )
     return seen
 
 
@@ -309,7 +362,9 @@ def main() -> None:
         tmp = tempfile.mkdtemp(prefix="twiin-bench-")
         db = Path(tmp) / "directory.sqlite"
         store = SqliteDirectoryStore(db)
-        job = DirectorySync(store, query_directories=[base], options=SyncOptions(page_size=args.page_size, policy=policy))
+        job = DirectorySync(
+            store, query_directories=[base], options=SyncOptions(page_size=args.page_size, policy=policy)
+        )
         t0 = time.perf_counter()
         report = job.run()
         t_full = time.perf_counter() - t0
@@ -353,7 +408,15 @@ def main() -> None:
         with httpx.Client() as client:
             for ura in uras[:500]:
                 t = time.perf_counter_ns()
-                json.loads(client.get(f"{base}/Organization", params={"identifier": f"http://fhir.nl/fhir/NamingSystem/ura|{ura}", "_include": "Organization:endpoint"}).content)
+                json.loads(
+                    client.get(
+                        f"{base}/Organization",
+                        params={
+                            "identifier": f"http://fhir.nl/fhir/NamingSystem/ura|{ura}",
+                            "_include": "Organization:endpoint",
+                        },
+                    ).content
+                )
                 http_samples.append(time.perf_counter_ns() - t)
         h50, h99 = percentiles(http_samples)
         live_samples = []

@@ -38,7 +38,9 @@ def raw_query(client, base: str, query: str) -> float:
     while url:
         response = client.get(url, headers={"Accept": "application/fhir+json"})
         response.raise_for_status()
-        url = next((link["url"] for link in response.json().get("link", []) if link["relation"] == "next"), None)
+        url = next(
+            (link["url"] for link in response.json().get("link", []) if link["relation"] == "next"), None
+        )
     return time.perf_counter() - start
 
 
@@ -80,7 +82,9 @@ def main() -> int:
         async_walls = [anyio.run(async_round) for _ in range(ROUNDS)]
         sync_wall, async_wall = statistics.median(sync_walls), statistics.median(async_walls)
 
-        print(f"BgZ Notified Pull, 29 queries (Condition: 2 pages), {LATENCY * 1000:.0f} ms added latency per request")
+        print(
+            f"BgZ Notified Pull, 29 queries (Condition: 2 pages), {LATENCY * 1000:.0f} ms added latency per request"
+        )
         print(f"  baseline raw httpx, sequential (sum)      : {sum_median * 1000:8.1f} ms")
         print(f"  baseline slowest single query             : {slowest_median * 1000:8.1f} ms")
         print(f"  twiin Puller (threads, limit 29)          : {sync_wall * 1000:8.1f} ms"

@@ -115,7 +115,10 @@ def test_push_async(net, auths):
 
 def test_push_with_a_wrong_token_is_refused_typed(net, auditor, sink):
     core = PushCore(US, net.address_book, auth_for=lambda ura, url: BadToken(), auditor=auditor)
-    with Pusher(core, client=create_client(ssl_context=net.tls)) as pusher, pytest.raises(NotAuthorizedError) as err:
+    with (
+        Pusher(core, client=create_client(ssl_context=net.tls)) as pusher,
+        pytest.raises(NotAuthorizedError) as err,
+    ):
         pusher.push(PEER, _transaction()[0], PUSH_PAYLOAD)
     assert err.value.status == 401
     assert net.refused == 1
@@ -130,7 +133,9 @@ def test_pull_with_consent_returns_the_patients_bgz_data(net, auths, auditor, si
     assert result.ok, [(f.query.query, f.error) for f in result.failures]
     assert result.version is FhirVersion.STU3
     assert len(result.results) == 29
-    assert all(r.resources for r in result.results), [r.query.query for r in result.results if not r.resources]
+    assert all(r.resources for r in result.results), [
+        r.query.query for r in result.results if not r.resources
+    ]
     conditions = result.for_query("Condition")
     assert len(conditions.pages) == 2
     assert len([c for c in conditions.resources if c["resourceType"] == "Condition"]) == 60

@@ -82,12 +82,17 @@ def observations(request):
 def test_permitted_pull_scopes_to_the_patient_and_follows_paging(auditor, sink):
     obs = respx.get(f"{PEER_BASE}/Observation").mock(side_effect=observations)
     pat = respx.get(f"{PEER_BASE}/Patient").respond(
-        200, json=searchset([{"resourceType": "Patient", "id": "p"}, {"resourceType": "Practitioner", "id": "gp"}])
+        200,
+        json=searchset(
+            [{"resourceType": "Patient", "id": "p"}, {"resourceType": "Practitioner", "id": "gp"}]
+        ),
     )
     consent = Consent("Observation", "Patient")
     core, _auth, _ = make_core(consent, auditor)
     with DirectPuller(core) as puller:
-        result = puller.pull(PEER, PATIENT, ["Patient?_include=Patient:general-practitioner", "Observation?code=x"])
+        result = puller.pull(
+            PEER, PATIENT, ["Patient?_include=Patient:general-practitioner", "Observation?code=x"]
+        )
     assert result.ok
     assert result.base_url == PEER_BASE
     assert result.version is FhirVersion.STU3  # the BgZ payload type fixes STU3
@@ -147,7 +152,9 @@ def test_partial_consent_sends_only_the_permitted_queries():
 
 @respx.mock
 def test_wrong_token_is_a_typed_error_per_query():
-    respx.get(f"{PEER_BASE}/Observation").mock(return_value=fhir_response(401, outcome("security", "bad token")))
+    respx.get(f"{PEER_BASE}/Observation").mock(
+        return_value=fhir_response(401, outcome("security", "bad token"))
+    )
     core, _, _ = make_core(Consent("Observation"))
     with DirectPuller(core, retry=None) as puller:
         result = puller.pull(PEER, PATIENT, ["Observation?code=x"])
@@ -175,7 +182,10 @@ def test_server_error_keeps_the_outcome_and_other_queries_succeed():
 @respx.mock
 def test_next_link_to_another_origin_is_refused():
     respx.get(f"{PEER_BASE}/Observation").respond(
-        200, json=searchset([{"resourceType": "Observation", "id": "o1"}], "https://evil.example/fhir/Observation")
+        200,
+        json=searchset(
+            [{"resourceType": "Observation", "id": "o1"}], "https://evil.example/fhir/Observation"
+        ),
     )
     core, _, _ = make_core(Consent("Observation"))
     with DirectPuller(core) as puller:
@@ -202,7 +212,9 @@ def test_scope_to_patient():
     assert "patient.identifier=" in scope_to_patient("Observation/$lastn?max=3", PATIENT)
 
 
-@pytest.mark.parametrize("queries", [[], ["https://elsewhere.example/fhir/Patient"], ["patient?x=1"], ["A/b/c"]])
+@pytest.mark.parametrize(
+    "queries", [[], ["https://elsewhere.example/fhir/Patient"], ["patient?x=1"], ["A/b/c"]]
+)
 def test_malformed_queries_are_refused_before_anything(queries):
     consent = Consent("Patient")
     core, _, resolver = make_core(consent)

@@ -270,7 +270,9 @@ class Consent:
         return request.resource_type in self.permitted
 
 
-@pytest.mark.parametrize("consent", [Consent("Patient"), Consent("Patient", "Observation", error=RuntimeError())])
+@pytest.mark.parametrize(
+    "consent", [Consent("Patient"), Consent("Patient", "Observation", error=RuntimeError())]
+)
 def test_push_without_consent_for_every_type_sends_nothing(consent, auditor, sink):
     core, auth = make_core(auditor)
     core.consent = consent
