@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from twiin import naming
 from twiin.exchange.workflow import guard_task_write
+from twiin.fhir.content import serialize
+from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 from twiin.serving import IncomingRequest
 
@@ -88,3 +91,31 @@ def test_creates() -> None:
 )
 def test_malformed_requests(method: str, body: Any, status: int) -> None:
     assert call(method, body).status == status
+
+
+def xml_call(body: bytes, *, who: Ura = FULFILLER) -> Any:
+    headers = {"If-Match": 'W/"3"', "Content-Type": naming.FHIR_XML}
+    request = IncomingRequest("PUT", URL, headers, body)
+    return guard_task_write(request, stored=stored(), requester_ura=who, placer_ura=PLACER)
+
+
+def test_xml_task_writes_are_vetted_like_json() -> None:
+    good = serialize(stored() | {"status": "accepted"}, naming.FHIR_XML, version=FhirVersion.R4)
+    assert xml_call(good) is None
+    bad = serialize(stored() | {"priority": "stat"}, naming.FHIR_XML, version=FhirVersion.R4)
+    assert "wf-not-writable" in issues(xml_call(bad))
+    assert xml_call(good, who=Ura("99999999")).status == 403
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<Task xmlns='http://hl7.org/fhir'><status value='accepted'",
+        b"<!DOCTYPE x [<!ENTITY e 'boom'>]><Task xmlns='http://hl7.org/fhir'><id value='&e;'/></Task>",
+        b"<Task xmlns='http://example.org/not-fhir'/>",
+    ],
+)
+def test_unreadable_or_hostile_xml_is_400(body: bytes) -> None:
+    answer = xml_call(body)
+    assert answer.status == 400
+    assert "boom" not in answer.body.decode()

@@ -12,8 +12,11 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from twiin.errors import ModelValidationError, UnsafeXML
 from twiin.exchange.workflow.access import AccessPolicy, Violation, check_create, check_update
 from twiin.exchange.workflow.jsonpatch import JsonPatchError, apply
+from twiin.fhir.content import is_xml, xml_to_dict
+from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
 from twiin.serving import Answer, IncomingRequest
 from twiin.validation import errors_only, validate
@@ -57,10 +60,16 @@ def guard_task_write(
     method = request.method.upper()
     if method not in ("POST", "PUT", "PATCH"):
         return Answer.outcome(405, "not-supported", "only POST, PUT and PATCH are vetted here")
-    try:
-        body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        return Answer.outcome(400, "structure", "body is not valid JSON")
+    if method != "PATCH" and is_xml(request.content_type, request.body):
+        try:
+            body = xml_to_dict(request.body, FhirVersion.R4)  # hardened: no DTD, entities or network
+        except (ModelValidationError, UnsafeXML) as exc:
+            return Answer.outcome(400, "structure", f"body is not a readable FHIR XML Task: {exc.message}")
+    else:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, UnicodeDecodeError):
+            return Answer.outcome(400, "structure", "body is not valid JSON")
     if method == "PATCH":
         if stored is None:
             return Answer.outcome(404, "not-found", "no such Task")
