@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from hypothesis import settings
@@ -33,3 +34,18 @@ def rogue_pki() -> TestPKI:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a server, sandbox or client thread outlives the suite."""
+    leftovers = sorted(
+        thread.name
+        for thread in threading.enumerate()
+        if thread is not threading.main_thread() and thread.is_alive() and not thread.daemon
+    )
+    if leftovers:
+        session.config.get_terminal_writer().line()
+        session.config.get_terminal_writer().line(
+            f"threads left running after the suite: {leftovers}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
