@@ -1,6 +1,6 @@
 """``twiin.Node`` / ``twiin.AsyncNode``: a GtK composed from one TOML configuration.
 
-See ``docs/configuration-node.md`` for the configuration keys.
+See ``docs/configuration.md`` for the configuration keys.
 """
 
 from twiin.node.aio import AsyncNode
