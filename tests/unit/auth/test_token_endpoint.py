@@ -349,10 +349,12 @@ def test_token_exchange_refusals(
     foreign, _ = exchanger.issuer.issue(
         client_id=OTHER_URA, client_ura=Ura(OTHER_URA)
     )  # unbound, other client
+    sibling, _ = exchanger.issuer.issue(client_id="other-client", client_ura=Ura(CLIENT_URA))  # same URA
     revoked = _access_token(_post(exchanger, _cc_form(signer), client_cert))
     exchanger.issuer.revoke(revoked)
     cases = [
         (_exchange_form(signer, foreign), "invalid_grant", "another client"),
+        (_exchange_form(signer, sibling), "invalid_grant", "another client"),
         (_exchange_form(signer, revoked), "invalid_grant", "revoked"),
         (_exchange_form(signer, "not-a-token"), "invalid_grant", "subject token refused"),
         (_exchange_form(signer, held, subject_token_type="urn:x"), "invalid_request", "subject_token"),

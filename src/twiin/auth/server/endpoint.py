@@ -140,7 +140,7 @@ class TokenEndpoint:
                 base = self._authorization_base(form, client_id, ura, request, when)
                 return self._issue(client_id, ura, self._scopes(form), request, base=base, now=when)
             if grant == GRANT_TOKEN_EXCHANGE and self.token_exchange:
-                scopes, carried = self._exchange(form, ura, request, when)
+                scopes, carried = self._exchange(form, client_id, ura, request, when)
                 return self._issue(
                     client_id,
                     ura,
@@ -253,7 +253,7 @@ class TokenEndpoint:
             raise _OAuthError(400, "invalid_grant", exc.message) from None
 
     def _exchange(
-        self, form: Mapping[str, str], ura: Ura, request: IncomingRequest, now: float
+        self, form: Mapping[str, str], client_id: str, ura: Ura, request: IncomingRequest, now: float
     ) -> tuple[tuple[str, ...], AuthorizationBase | None]:
         """Check an RFC 8693 request: our own, still valid token of this client, never widened."""
         from datetime import UTC, datetime
@@ -280,7 +280,7 @@ class TokenEndpoint:
             )
         except InvalidTokenError as exc:
             raise _OAuthError(400, "invalid_grant", f"subject token refused: {exc.message}") from None
-        if held.client_ura != ura:
+        if held.client_ura != ura or held.client_id != client_id:
             raise _OAuthError(400, "invalid_grant", "subject token was issued to another client")
         scopes = self._scopes(form) if "scope" in form else held.scope
         if not set(scopes) <= set(held.scope):
