@@ -80,6 +80,15 @@ def test_xml_with_doctype_is_refused():
     assert err.value.status == 400
 
 
+def test_xml_with_a_late_external_doctype_is_refused():
+    """A DOCTYPE behind a long comment (past any prefix sniffing) still never reaches a parser that loads it."""
+    task = b'<Task xmlns="http://hl7.org/fhir"><status value="requested"/><intent value="order"/></Task>'
+    xml = b"<!--" + b"x" * 8192 + b'--><!DOCTYPE Task SYSTEM "http://127.0.0.1:9/x.dtd">' + task
+    with pytest.raises(NotificationError) as err:
+        parse_notification_task(xml, content_type="application/fhir+xml")
+    assert err.value.status == 400
+
+
 def test_lenient_mode_accepts_published_example_defects_with_warnings():
     parsed = parse_notification_task(defective_ta_example(), lenient=True)
     messages = [(w.path, w.message) for w in parsed.warnings]

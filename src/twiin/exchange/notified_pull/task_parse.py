@@ -18,7 +18,7 @@ import attrs
 import pydantic
 
 from twiin import naming
-from twiin.errors import InvalidIdentifier, NotificationError
+from twiin.errors import InvalidIdentifier, ModelValidationError, NotificationError, UnsafeXML
 from twiin.exchange.notified_pull.task import (
     AUTHORIZATION_BASE,
     GET_WORKFLOW_TASK,
@@ -28,6 +28,7 @@ from twiin.exchange.notified_pull.task import (
     QueryInput,
     ReadInput,
 )
+from twiin.fhir.content import xml_to_dict
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Bsn
 from twiin.usecases.bgz import parse_query
@@ -86,15 +87,12 @@ def task_to_dict(body: bytes | str | dict[str, Any], content_type: str | None = 
 
 
 def _xml_to_dict(raw: bytes) -> dict[str, Any]:
-    head = raw[:4096].upper()
-    if b"<!DOCTYPE" in head or b"<!ENTITY" in raw.upper():
-        raise NotificationError("XML with a DTD or entity declaration is refused", status=400)
-    model = FhirVersion.STU3.model_class("Task")
     try:
-        task = model.model_validate_xml(raw)
-    except Exception:
+        data = xml_to_dict(raw, FhirVersion.STU3)  # hardened parser: no DTD, entities or network
+    except (ModelValidationError, UnsafeXML):
         raise NotificationError("body is not a valid STU3 Task in XML", status=400) from None
-    data: dict[str, Any] = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if data.get("resourceType") != "Task":
+        raise NotificationError("body is not a valid STU3 Task in XML", status=400)
     return data
 
 
