@@ -115,6 +115,22 @@ def test_permitted_pull_scopes_to_the_patient_and_follows_paging(auditor, sink):
     assert TOKEN not in dump
 
 
+@respx.mock
+def test_results_repr_shows_no_bsn():
+    patient = {
+        "resourceType": "Patient",
+        "id": "p",
+        "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/bsn", "value": PATIENT.value}],
+    }
+    respx.get(f"{PEER_BASE}/Patient").respond(200, json=searchset([patient]))
+    core, _, _ = make_core(Consent("Patient"))
+    with DirectPuller(core) as puller:
+        result = puller.pull(PEER, PATIENT, ["Patient"])
+    assert result.resources("Patient")[0]["identifier"][0]["value"] == PATIENT.value
+    assert "Patient" in repr(result.results[0])
+    assert PATIENT.value not in repr(result) + repr(result.results)
+
+
 @pytest.mark.parametrize("consent", [Consent(), Consent("Observation", error=ConsentIndeterminate("?"))])
 def test_no_permit_sends_nothing_and_takes_no_token(consent, auditor, sink):
     core, auth, resolver = make_core(consent, auditor)

@@ -80,7 +80,7 @@ def scope_to_patient(query: str, patient: Bsn) -> str:
     return f"{query}{separator}{urlencode({name: patient.to_token()})}"
 
 
-@attrs.frozen
+@attrs.frozen(repr=False)
 class QueryResult:
     """The outcome of one query: resources of every page (includes too), raw pages, or the error."""
 
@@ -88,6 +88,10 @@ class QueryResult:
     resources: tuple[dict[str, Any], ...] = ()
     pages: tuple[dict[str, Any], ...] = ()
     error: TwiinError | None = None
+
+    def __repr__(self) -> str:  # the resources carry the patient's BSN: counts only
+        error = type(self.error).__name__ if self.error is not None else None
+        return f"QueryResult({self.query.resource_type}, resources={len(self.resources)}, error={error})"
 
     @property
     def ok(self) -> bool:
