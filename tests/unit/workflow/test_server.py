@@ -9,6 +9,7 @@ import pytest
 
 from twiin import naming
 from twiin.exchange.workflow import guard_task_write
+from twiin.exchange.workflow.server import MAX_TASK_BYTES
 from twiin.fhir.content import serialize
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
@@ -119,3 +120,12 @@ def test_unreadable_or_hostile_xml_is_400(body: bytes) -> None:
     answer = xml_call(body)
     assert answer.status == 400
     assert "boom" not in answer.body.decode()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_an_oversized_body_is_413_unread(method: str) -> None:
+    task = stored() | {"status": "accepted", "description": "x" * MAX_TASK_BYTES}
+    answer = call(method, task)
+    assert answer.status == 413
+    small = call(method, stored() | {"description": "x" * 1000})
+    assert small is None or small.status != 413

@@ -21,7 +21,10 @@ from twiin.identifiers import Ura
 from twiin.serving import Answer, IncomingRequest
 from twiin.validation import errors_only, validate
 
-__all__ = ["guard_task_write", "refusal"]
+__all__ = ["MAX_TASK_BYTES", "guard_task_write", "refusal"]
+
+MAX_TASK_BYTES = 1024 * 1024
+"""The largest Task (or JSON Patch) body vetted; a larger one is refused with 413 unread."""
 
 
 def _version(resource: Mapping[str, Any]) -> str | None:
@@ -60,6 +63,8 @@ def guard_task_write(
     method = request.method.upper()
     if method not in ("POST", "PUT", "PATCH"):
         return Answer.outcome(405, "not-supported", "only POST, PUT and PATCH are vetted here")
+    if len(request.body) > MAX_TASK_BYTES:
+        return Answer.outcome(413, "too-costly", f"a Task body is at most {MAX_TASK_BYTES} bytes")
     if method != "PATCH" and is_xml(request.content_type, request.body):
         try:
             body = xml_to_dict(request.body, FhirVersion.R4)  # hardened: no DTD, entities or network
