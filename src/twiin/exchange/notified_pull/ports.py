@@ -14,6 +14,7 @@ from typing import Protocol
 import attrs
 from cryptography import x509
 
+from twiin._http.compat import httpx
 from twiin.addressing import AddressResolver, payload_types
 from twiin.auth.uzi import uzi_identity
 from twiin.errors import InvalidTokenError, UziIdentityError
@@ -23,6 +24,7 @@ __all__ = [
     "BGZ_SERVER_PAYLOAD",
     "NOTIFICATION_PAYLOAD",
     "AccessGrant",
+    "AuthFor",
     "ConsentCheck",
     "ConsentRequest",
     "EndpointResolver",
@@ -36,6 +38,8 @@ BGZ_SERVER_PAYLOAD = payload_types.BGZ_SERVER
 """Payload type of a sender's BgZ FHIR base (STU3)."""
 EndpointResolver = AddressResolver
 """Addressing: ``resolve(ura, payload_type, *, fhir_version=None) -> list[ResolvedEndpoint]``."""
+AuthFor = Callable[[Ura, str], httpx.Auth | None]
+"""Gives the token auth (an ``httpx.Auth``) for a peer URA and its endpoint address."""
 
 
 @attrs.frozen(repr=False)

@@ -10,7 +10,7 @@ sends the conditional update ``PUT Task?identifier=<system>|<value>`` with ``sta
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -22,7 +22,7 @@ from twiin.audit import Auditor, Outcome
 from twiin.auth.server import AuthorizationBase, AuthorizationBaseStore
 from twiin.errors import TwiinError
 from twiin.exchange.notified_pull.http_core import ACCEPT, check_response, resolve_target
-from twiin.exchange.notified_pull.ports import NOTIFICATION_PAYLOAD, EndpointResolver
+from twiin.exchange.notified_pull.ports import NOTIFICATION_PAYLOAD, AuthFor, EndpointResolver
 from twiin.exchange.notified_pull.task import (
     NotificationTask,
     PartyId,
@@ -35,8 +35,6 @@ from twiin.identifiers import Bsn, Ura
 from twiin.usecases.bgz import BgzQuery
 
 __all__ = ["AsyncNotificationSender", "NotificationSender", "Receipt", "SenderCore"]
-
-AuthFor = Callable[[Ura, str], httpx.Auth | None]
 
 
 @attrs.frozen(repr=False)

@@ -32,7 +32,7 @@ from twiin._http.compat import httpx
 from twiin.addressing import AddressResolver, PayloadType, payload_types
 from twiin.audit import Auditor, Outcome
 from twiin.errors import ConfigurationError, ConsentDenied, TwiinError
-from twiin.exchange.notified_pull.ports import ConsentCheck, ConsentRequest
+from twiin.exchange.notified_pull.ports import AuthFor, ConsentCheck, ConsentRequest
 from twiin.fhir import FhirResult, entry_resources
 from twiin.fhir.content import parse_resource
 from twiin.fhir_version import FhirVersion
@@ -47,9 +47,6 @@ __all__ = [
     "QueryResult",
     "scope_to_patient",
 ]
-
-AuthFor = Callable[[Ura, str], httpx.Auth | None]
-"""Gives the token auth (an ``httpx.Auth``) for the holder URA and its FHIR base."""
 
 
 @attrs.frozen

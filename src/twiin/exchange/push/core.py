@@ -24,7 +24,7 @@ caller names one (``payload_type``) for the resolver.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -33,7 +33,7 @@ from twiin._http.compat import httpx
 from twiin.addressing import AddressResolver, PayloadType, ResolvedEndpoint
 from twiin.audit import Auditor, Outcome
 from twiin.errors import ConfigurationError, ConsentDenied, MessageRejected, ModelValidationError, TwiinError
-from twiin.exchange.notified_pull.ports import ConsentCheck, ConsentRequest
+from twiin.exchange.notified_pull.ports import AuthFor, ConsentCheck, ConsentRequest
 from twiin.fhir import Call, EntryResult, FhirCore, FhirResult, TransactionResult
 from twiin.fhir.content import to_dict
 from twiin.fhir_version import FhirVersion
@@ -42,8 +42,6 @@ from twiin.identifiers import Bsn, Ura
 __all__ = ["BUNDLE_TYPES", "PushCore", "PushPlan", "PushReceipt", "message_outcome"]
 
 BUNDLE_TYPES = ("transaction", "batch", "message")
-AuthFor = Callable[[Ura, str], httpx.Auth | None]
-"""Gives the token auth (an ``httpx.Auth``) for a receiver URA and its endpoint address."""
 
 
 @attrs.frozen(repr=False)
