@@ -201,6 +201,8 @@ def test_message_response_to_another_message_is_refused():
         {"resourceType": "Bundle", "type": "transaction", "entry": []},
         {"resourceType": "Bundle", "type": "message", "entry": [{"resource": {"resourceType": "Patient"}}]},
         {"resourceType": "Bundle", "type": "message", "entry": [{"resource": {"resourceType": "MessageHeader"}}]},
+        {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"id": "no-type"}}]},
+        {"resourceType": "Bundle", "type": "batch", "entry": ["not an entry"]},
     ],
 )  # fmt: skip
 def test_bad_bundles_send_nothing(bundle, auditor, sink):
@@ -298,6 +300,19 @@ def test_push_with_consent_asks_per_resource_type_as_holder():
         assert pusher.push(PEER, transaction()[0], PUSH_PAYLOAD, patient=PATIENT).ok
     assert sorted(r.resource_type for r in consent.asked) == ["Observation", "Patient"]
     assert {(r.holder, r.requester, r.patient) for r in consent.asked} == {(US, PEER, PATIENT)}
+
+
+def test_push_with_consent_refuses_an_untyped_resource_unasked():
+    consent = Consent("Patient")
+    core, _ = make_core()
+    core.consent = consent
+    untyped = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"resource": {"resourceType": "Patient"}}, {"resource": {"id": "x"}}]}  # fmt: skip
+    with respx.mock(assert_all_called=False) as router, Pusher(core) as pusher:
+        route = router.route()
+        with pytest.raises(ConfigurationError):
+            pusher.push(PEER, untyped, PUSH_PAYLOAD, patient=PATIENT)
+    assert not route.called
 
 
 def test_push_with_consent_needs_the_patient():

@@ -122,9 +122,20 @@ def _bundle_dict(bundle: Any) -> dict[str, Any]:
         raise ConfigurationError("bundle", "a pushed Bundle is a transaction, batch or message")
     if not data.get("entry"):
         raise ConfigurationError("bundle", "the Bundle has no entries")
+    if not all(_typed_entry(e) for e in data["entry"]):  # an untyped resource would pass consent unasked
+        raise ConfigurationError("bundle", "every entry is an object and its resource names a resourceType")
     if data["type"] == "message" and not _message_id(data):
         raise ConfigurationError("bundle", "a message starts with a MessageHeader that has an id")
     return data
+
+
+def _typed_entry(entry: object) -> bool:
+    if not isinstance(entry, Mapping):
+        return False
+    resource = entry.get("resource")
+    return resource is None or (
+        isinstance(resource, Mapping) and isinstance(resource.get("resourceType"), str)
+    )
 
 
 def _message_id(bundle: Mapping[str, Any]) -> str:
