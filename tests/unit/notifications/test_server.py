@@ -327,3 +327,13 @@ def test_xml_in_and_out_when_the_client_asks_for_xml() -> None:
     as_json = core.handle(req("GET", f"/Subscription/{created_xml.id}?_format=json", accept=naming.FHIR_XML))
     assert as_json.json_body()["id"] == created_xml.id
     assert core.handle(req("GET", f"/Subscription/{created_xml.id}")).json_body()["status"] == "requested"
+
+
+def test_hostile_xml_subscription_is_a_400_answer() -> None:
+    core = SubscriptionServerCore(BASE)
+    body = b"<!DOCTYPE x [<!ENTITY e 'boom'>]><Subscription xmlns='http://hl7.org/fhir'><id value='&e;'/></Subscription>"
+    request = IncomingRequest("POST", BASE + "/Subscription", {"content-type": naming.FHIR_XML}, body)
+    answer = core.handle(request, NOW)
+    assert answer.status == 400
+    assert "boom" not in answer.body.decode()
+    assert core.take_pending() == []

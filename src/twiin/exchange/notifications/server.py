@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from twiin import naming
-from twiin.errors import NotificationError
+from twiin.errors import NotificationError, UnsafeXML
 from twiin.exchange.notifications.bundles import (
     StoredEvent,
     events_bundle,
@@ -291,6 +291,8 @@ class SubscriptionServerCore:
         except NotificationError as exc:
             code = {404: "not-found", 412: "conflict", 403: "forbidden"}.get(exc.status, "processing")
             return Answer.outcome(exc.status, code, exc.message)
+        except UnsafeXML as exc:  # a DTD or entity declaration in an XML body
+            return Answer.outcome(400, "security", exc.message)
 
     def _route(self, request: IncomingRequest, parts: list[str], now: datetime) -> Answer:
         method = request.method.upper()
