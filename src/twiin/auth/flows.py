@@ -508,6 +508,20 @@ class TokenExchangeAuth(_AssertionMixin):
         self.actor_token_type = actor_token_type
         self.resource = resource
 
+    def key(self) -> CacheKey:
+        """Tokens are cached per grant: subject (a callable by identity), actor and resource."""
+        subject = self.subject_token
+        shown = f"callable:{id(subject)}" if callable(subject) else f"token:{subject}"
+        grant = "\n".join((shown, self.actor_token or "", self.resource or ""))
+        return cache_key(
+            self.token_endpoint,
+            self.client_id,
+            self.grant_type,
+            scope=self.scope,
+            audience=self.audience,
+            grant=grant,
+        )
+
     def token_form(self, now: float) -> dict[str, str]:
         """The RFC 8693 §2.1 form."""
         subject = self.subject_token() if callable(self.subject_token) else self.subject_token

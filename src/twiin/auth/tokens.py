@@ -67,7 +67,7 @@ class Token:
 
 @attrs.frozen
 class CacheKey:
-    """What a cached token is valid for. The authorization base is kept only as a hash."""
+    """What a cached token is valid for. The authorization base and the grant are kept only as hashes."""
 
     token_endpoint: str
     client_id: str | None
@@ -75,6 +75,7 @@ class CacheKey:
     scope: str | None = None
     audience: str | None = None
     authorization_base: str | None = None
+    grant: str | None = None
 
 
 def cache_key(
@@ -85,10 +86,17 @@ def cache_key(
     scope: str | None = None,
     audience: str | None = None,
     authorization_base: str | None = None,
+    grant: str | None = None,
 ) -> CacheKey:
-    """A :class:`CacheKey`; ``authorization_base`` is stored as its SHA-256 hex digest."""
-    digest = hashlib.sha256(authorization_base.encode("utf-8")).hexdigest() if authorization_base else None
-    return CacheKey(token_endpoint, client_id, grant_type, scope, audience, digest)
+    """A :class:`CacheKey`; ``authorization_base`` and ``grant`` (e.g. the subject token of a
+    token exchange) are stored as their SHA-256 hex digests."""
+    return CacheKey(
+        token_endpoint, client_id, grant_type, scope, audience, _digest(authorization_base), _digest(grant)
+    )
+
+
+def _digest(secret: str | None) -> str | None:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest() if secret else None
 
 
 class TokenCache:

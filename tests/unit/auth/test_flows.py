@@ -378,6 +378,25 @@ def test_token_exchange_form(signer: AssertionSigner) -> None:
     assert form["client_assertion_type"] == ASSERTION_TYPE
 
 
+def test_token_exchanges_of_different_subjects_do_not_share_a_cached_token(signer: AssertionSigner) -> None:
+    server = FakeServer()
+    cache = TokenCache()
+
+    def exchange(subject: str) -> TokenExchangeAuth:
+        return TokenExchangeAuth(TOKEN_URL, subject_token=subject, signer=signer, client_id="1", cache=cache)
+
+    with server.client(exchange("subject-a")) as client:
+        client.get(API)
+        client.get(API)
+    with server.client(exchange("subject-b")) as client:
+        client.get(API)
+    with server.client(exchange("subject-a")) as client:
+        client.get(API)
+    assert [f["subject_token"] for f in server.token_forms] == ["subject-a", "subject-b"]
+    assert server.api_auth == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2", "Bearer tok-1"]
+    assert "subject-a" not in repr(exchange("subject-a").key())
+
+
 def test_dpop_proofs() -> None:
     dpop = DPoPSigner.generate()
 
