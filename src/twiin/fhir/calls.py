@@ -19,6 +19,10 @@ __all__ = ["Call", "RequestSpec"]
 T = TypeVar("T")
 
 
+def _content_size(content: bytes | None) -> str:
+    return "None" if content is None else f"<{len(content)} bytes>"
+
+
 @attrs.frozen
 class RequestSpec:
     """Method, absolute URL, headers, body and httpx request extensions of one request."""
@@ -26,7 +30,7 @@ class RequestSpec:
     method: str
     url: str
     headers: Mapping[str, str] = attrs.field(factory=dict)
-    content: bytes | None = None
+    content: bytes | None = attrs.field(default=None, repr=_content_size)  # bodies carry BSNs
     extensions: Mapping[str, Any] = attrs.field(factory=dict)
 
     def build(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:

@@ -23,6 +23,7 @@ from twiin.errors import (
 from twiin.exchange.push import AsyncPusher, PushCore, Pusher
 from twiin.fhir import BundleBuilder
 from twiin.identifiers import Ura
+from twiin.naming import BSN_SYSTEM
 
 from .conftest import (
     PATIENT,
@@ -49,6 +50,17 @@ def transaction():
     obs = builder.create({"resourceType": "Observation", "status": "final", "code": {"text": "x"},
                           "subject": {"reference": patient}})  # fmt: skip
     return builder, patient, obs
+
+
+def test_a_plan_repr_shows_no_patient_data():
+    builder = BundleBuilder("transaction")
+    builder.create(
+        {"resourceType": "Patient", "identifier": [{"system": BSN_SYSTEM, "value": PATIENT.value}]}
+    )
+    plan = make_core()[0].plan(PEER, builder, PUSH_PAYLOAD)
+    assert PATIENT.value.encode() in plan.call.request.content
+    assert PATIENT.value not in repr(plan)
+    assert f"<{len(plan.call.request.content)} bytes>" in repr(plan)
 
 
 def transaction_response(*locations, status="201 Created"):
