@@ -361,6 +361,7 @@ def test_token_exchange_refusals(
         (_exchange_form(signer, held, requested_token_type="urn:x"), "invalid_request", "access tokens"),
         (_exchange_form(signer, held, actor_token=held), "invalid_request", "actor_token"),
         (_exchange_form(signer, held, audience="https://elsewhere"), "invalid_target", "resource server"),
+        (_exchange_form(signer, held, resource="https://elsewhere"), "invalid_target", "resource server"),
     ]
     for form, error, reason in cases:
         answer = _post(exchanger, form, client_cert)

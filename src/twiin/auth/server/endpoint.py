@@ -266,9 +266,9 @@ class TokenEndpoint:
             raise _OAuthError(400, "invalid_request", "only access tokens are issued")
         if "actor_token" in form:
             raise _OAuthError(400, "invalid_request", "delegation (actor_token) is not supported")
-        audience = form.get("audience")
-        if audience is not None and audience != self.issuer.audience:
-            raise _OAuthError(400, "invalid_target", "tokens are only issued for this resource server")
+        for target in ("audience", "resource"):  # RFC 8693 §2.1: both name where the token is used
+            if target in form and form[target] != self.issuer.audience:
+                raise _OAuthError(400, "invalid_target", "tokens are only issued for this resource server")
         try:
             held: AccessClaims = verify_access_token(
                 subject_token,
