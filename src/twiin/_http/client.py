@@ -31,9 +31,18 @@ __all__ = [
 
 log = get_logger("twiin.http")
 
-# httpx and httpcore log every request URL, query string included, on their own loggers (INFO
-# and DEBUG); a search by BSN would put the BSN in those lines. Redact them too.
-for _name in ("httpx", "httpcore"):
+# httpx logs every request URL, query string included (INFO), and httpcore its trace with the
+# response headers (DEBUG); a search by BSN would put the BSN in those lines. Redact them too.
+# A logger's filters do not reach its children: httpcore logs only on the named children.
+_THIRD_PARTY_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+)
+for _name in _THIRD_PARTY_LOGGERS:
     _third_party = logging.getLogger(_name)
     if not any(isinstance(f, RedactingFilter) for f in _third_party.filters):
         _third_party.addFilter(RedactingFilter())

@@ -78,6 +78,21 @@ def test_twiin_loggers_redact_messages_args_and_exceptions(caplog: pytest.LogCap
     assert "[BSN]" in text
 
 
+def test_httpx_and_httpcore_lines_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
+    import httpx
+
+    from twiin._http import create_client
+
+    url = f"https://fhir.example.test/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn|{BSN}"
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    with caplog.at_level(logging.DEBUG), create_client(transport=transport, retry=None) as client:
+        client.get(url)
+        for name in ("httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy"):
+            logging.getLogger(name).debug("receive_response_headers.complete return_value=%s", url)
+    assert {r.name for r in caplog.records} >= {"httpx", "httpcore.http11", "httpcore.proxy"}
+    assert BSN not in caplog.text
+
+
 def test_redacting_formatter() -> None:
     record = logging.LogRecord("other", logging.INFO, __file__, 1, "bsn %s", (BSN,), None)
     assert BSN not in RedactingFormatter("%(message)s").format(record)
