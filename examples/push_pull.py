@@ -20,7 +20,7 @@ def main() -> None:
         patient = builder.create({"resourceType": "Patient", "identifier": [PATIENT.to_dict()]})
         builder.create({"resourceType": "Observation", "status": "final", "code": {"text": "weight"},
                         "subject": {"reference": patient}})  # fmt: skip
-        push = PushCore(US, net.address_book, auth_for=net.auth_for)
+        push = PushCore(US, net.address_book, auth_for=net.auth_for, consent=net.consent_check())
         with Pusher(push, client=create_client(ssl_context=net.tls)) as pusher:
             receipt = pusher.push(PEER, builder, PUSH_PAYLOAD, patient=PATIENT)
         print(f"push: HTTP {receipt.status}, entries {[e.status for e in receipt.entries]}, "

@@ -84,7 +84,7 @@ def _transaction():
 
 def test_push_transaction_lands_in_the_receivers_store(net, auths, auditor, sink):
     builder, patient_url, observation_url = _transaction()
-    core = PushCore(US, net.address_book, auth_for=auths, auditor=auditor)
+    core = PushCore(US, net.address_book, auth_for=auths, auditor=auditor, consent=None)
     with Pusher(core, client=create_client(ssl_context=net.tls)) as pusher:
         receipt = pusher.push(PEER, builder, PUSH_PAYLOAD, patient=PATIENT)
     assert receipt.ok
@@ -104,7 +104,7 @@ def test_push_async(net, auths):
     builder, patient_url, _ = _transaction()
 
     async def run():
-        core = PushCore(US, net.address_book, auth_for=auths)
+        core = PushCore(US, net.address_book, auth_for=auths, consent=None)
         async with AsyncPusher(core, client=create_async_client(ssl_context=net.tls)) as pusher:
             return await pusher.push(PEER, builder, PUSH_PAYLOAD)
 
@@ -114,7 +114,7 @@ def test_push_async(net, auths):
 
 
 def test_push_with_a_wrong_token_is_refused_typed(net, auditor, sink):
-    core = PushCore(US, net.address_book, auth_for=lambda ura, url: BadToken(), auditor=auditor)
+    core = PushCore(US, net.address_book, auth_for=lambda ura, url: BadToken(), auditor=auditor, consent=None)
     with (
         Pusher(core, client=create_client(ssl_context=net.tls)) as pusher,
         pytest.raises(NotAuthorizedError) as err,

@@ -41,7 +41,7 @@ from .conftest import (
 
 def make_core(auditor=None, auth=None):
     auth = auth or StaticBearer()
-    return PushCore(US, address_book(), auth_for=lambda ura, url: auth, auditor=auditor), auth
+    return PushCore(US, address_book(), auth_for=lambda ura, url: auth, auditor=auditor, consent=None), auth
 
 
 def transaction():

@@ -3,7 +3,7 @@
 :class:`Pusher` / :class:`AsyncPusher` over the sans-I/O :class:`PushCore`; the answer comes
 back as a :class:`PushReceipt` with one outcome per request entry.
 
-    core = PushCore(our_ura, resolver, auth_for=lambda ura, url: ClientCredentialsAuth(...))
+    core = PushCore(our_ura, resolver, auth_for=lambda ura, url: ClientCredentialsAuth(...), consent=check)
     with Pusher(core, ssl_context=mtls) as pusher:
         receipt = pusher.push(receiver_ura, builder, payload_type="my-push-receiver")
 """

@@ -9,9 +9,10 @@ the typed FHIR error of :func:`twiin.fhir.error_for_response` (``NotAuthorizedEr
 401/403, ``UnprocessableError`` for 422, ``ServerError`` for 5xx, ...) with its
 OperationOutcome.
 
-We hold the data we push, so with ``consent`` set every resource type in the Bundle needs a
-Permit for the receiver before anything is resolved or sent (fail closed, like Pull):
-otherwise :class:`~twiin.errors.ConsentDenied` is raised and nothing leaves.
+We hold the data we push, so ``consent`` is a required argument: with a check, every resource
+type in the Bundle needs a Permit for the receiver before anything is resolved or sent (fail
+closed, like Pull), otherwise :class:`~twiin.errors.ConsentDenied` is raised and nothing leaves;
+skipping the check takes an explicit ``consent=None``.
 
 Spec notes (``spec/twiin-core.md``): the Twiin sources name Push ("gericht verzenden") as a
 pattern (§1.2) but give no FHIR TTA for it; the one Push use case listed (Beeldbeschikbaarheid,
@@ -207,7 +208,8 @@ class PushCore:
     auth_for: AuthFor | None = None
     auditor: Auditor | None = None
     fhir_version: FhirVersion | None = None
-    consent: ConsentCheck | None = None
+    consent: ConsentCheck | None = attrs.field(kw_only=True)
+    """Required: the consent check, or an explicit ``None`` for data that needs none (fail closed)."""
 
     def plan(
         self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, patient: Bsn | None = None
