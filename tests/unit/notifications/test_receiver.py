@@ -311,3 +311,15 @@ def test_a_holder_handshake_must_name_a_subscription_directly_under_it() -> None
         answer = core.receive(_handshake_for(hs, url), NOW).answer
         assert answer.status == 404, (url, answer.body)
     assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/a"), NOW).answer.status == 200
+
+
+def test_unconfirmed_holder_handshakes_are_bounded() -> None:
+    (hs,) = Holder().take()
+    core = ReceiverCore(holders=[BASE], max_unconfirmed=2)
+    for sub_id in ("a", "b"):
+        assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/{sub_id}"), NOW).answer.status == 200
+    assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/c"), NOW).answer.status == 429
+    core.expect(f"{BASE}/Subscription/a")  # our create() returned: confirmed, a slot is free again
+    assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/c"), NOW).answer.status == 200
+    core.forget(f"{BASE}/Subscription/b")
+    assert core.receive(_handshake_for(hs, f"{BASE}/Subscription/d"), NOW).answer.status == 200

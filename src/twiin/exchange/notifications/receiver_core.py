@@ -101,18 +101,26 @@ class ReceiverCore:
     Register the Subscriptions you created with :meth:`expect`; notifications for others are
     refused unless ``accept_unknown``. ``holders`` names data holder FHIR bases whose handshake
     for a not yet registered Subscription (``[holder]/Subscription/<id>``) registers it: the
-    handshake may arrive before ``create`` returned its id. Events are marked with
+    handshake may arrive before ``create`` returned its id; at most ``max_unconfirmed`` of those
+    wait for their :meth:`expect` at a time, so a peer cannot grow the table. Events are marked with
     :meth:`processed` once the application has handled them, so a failure leads to a retry
     rather than a lost event.
     """
 
     def __init__(
-        self, *, accept_unknown: bool = False, max_gap: int = 1000, holders: Sequence[str] = ()
+        self,
+        *,
+        accept_unknown: bool = False,
+        max_gap: int = 1000,
+        holders: Sequence[str] = (),
+        max_unconfirmed: int = 100,
     ) -> None:
         self.accept_unknown = accept_unknown
         self.max_gap = max_gap
         self.holders = tuple(h.rstrip("/") + "/Subscription/" for h in holders)
+        self.max_unconfirmed = max_unconfirmed
         self._tracks: dict[str, _Track] = {}
+        self._unconfirmed: set[str] = set()
 
     def expect(
         self,
@@ -123,12 +131,14 @@ class ReceiverCore:
         last_event: int = 0,
     ) -> None:
         """Accept notifications for ``subscription_url`` (events up to ``last_event`` count as done)."""
+        self._unconfirmed.discard(subscription_url)
         self._tracks[subscription_url] = _Track(
             subscription_url, topic, heartbeat_period, contiguous=last_event
         )
 
     def forget(self, subscription_url: str) -> None:
         """Stop accepting notifications for a retired Subscription."""
+        self._unconfirmed.discard(subscription_url)
         self._tracks.pop(subscription_url, None)
 
     def progress(self, subscription_url: str) -> SubscriptionProgress:
@@ -154,7 +164,7 @@ class ReceiverCore:
             return self._accept(notification, now)
         except NotificationError as exc:
             log.info("notification refused: %s", exc.message)
-            code = "not-found" if exc.status == 404 else "invalid"
+            code = {404: "not-found", 429: "throttled"}.get(exc.status, "invalid")
             return Reception(Answer.outcome(exc.status, code, exc.message))
         except UnsafeXML as exc:
             return Reception(Answer.outcome(400, "security", exc.message))
@@ -162,8 +172,13 @@ class ReceiverCore:
     def _accept(self, notification: Notification, now: datetime) -> Reception:
         status = notification.status
         url = status.subscription
-        if url not in self._tracks and (self.accept_unknown or self._holder_handshake(notification)):
+        if url not in self._tracks and self.accept_unknown:
             self.expect(url, topic=status.topic)
+        elif url not in self._tracks and self._holder_handshake(notification):
+            if len(self._unconfirmed) >= self.max_unconfirmed:
+                raise NotificationError("too many handshakes for unconfirmed Subscriptions", status=429)
+            self.expect(url, topic=status.topic)
+            self._unconfirmed.add(url)
         track = self._track(url)
         if track.topic is not None and status.topic != track.topic:
             raise NotificationError("notification topic does not match the Subscription", status=400)
