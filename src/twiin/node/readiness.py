@@ -20,6 +20,7 @@ from twiin._http import client_ssl_context, create_client, send
 from twiin._http.compat import httpx
 from twiin.addressing import StaticAddressBook
 from twiin.auth import AssertionSigner, ClientCredentialsAuth, UziServerIdentity, verify_chain
+from twiin.auth.tokens import MAX_TOKEN_RESPONSE_BYTES
 from twiin.config import RetryPolicy, Timeouts, TwiinConfig
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError, TwiinError
@@ -134,7 +135,7 @@ def _tls_check(client: httpx.Client, name: str, url: str) -> Check:
 def _token_check(client: httpx.Client, name: str, url: str, signer: AssertionSigner, client_id: str) -> Check:
     auth = ClientCredentialsAuth(url, signer, client_id=client_id, bind_certificate=True)
     try:
-        response = send(client, auth.build_token_request())
+        response = send(client, auth.build_token_request(), max_bytes=MAX_TOKEN_RESPONSE_BYTES)
         token = auth.accept_token_response(response, response.content)
     except TwiinError as exc:
         return Check(f"token {name}", "fail", exc.message)
