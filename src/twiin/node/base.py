@@ -115,6 +115,10 @@ class NodeBase:
         endpoint = self.endpoint_for_url(url)
         if endpoint is None:
             return {"ssl_context": self.ssl_context()}
+        return self.endpoint_options(endpoint)
+
+    def endpoint_options(self, endpoint: EndpointConfig) -> dict[str, Any]:
+        """TLS context (at the endpoint's TLS floor), timeouts and retries of an ``[endpoints.*]`` table."""
         return {
             "ssl_context": self.ssl_context(allow_tls12=endpoint.allow_tls12),
             "timeouts": endpoint.timeouts,
