@@ -152,7 +152,7 @@ class NodeBase:
     def token_auth(self, token_url: str, *, authorization_base: str | None = None) -> TokenAuth:
         """``client_credentials`` (no authorization base) or the JWT-bearer grant carrying one."""
         token = self.settings.token
-        common = {
+        common: dict[str, Any] = {
             "client_id": self.client_id,
             "scope": token.scope,
             "assertion_lifetime": token.assertion_lifetime,
@@ -160,8 +160,8 @@ class NodeBase:
             "dpop": self.dpop,
         }
         if authorization_base is None:
-            return ClientCredentialsAuth(token_url, self.signer, **common)  # type: ignore[arg-type]
-        return JwtBearerAuth(token_url, self.signer, authorization_base=authorization_base, **common)  # type: ignore[arg-type]
+            return ClientCredentialsAuth(token_url, self.signer, **common)
+        return JwtBearerAuth(token_url, self.signer, authorization_base=authorization_base, **common)
 
     def token_url_for(self, ura: Ura | None, fhir_base: str) -> str:
         """A peer's token endpoint: ``token.endpoints[<ura>]`` or ``token.path`` against its FHIR base."""

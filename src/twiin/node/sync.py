@@ -26,7 +26,7 @@ __all__ = ["Node"]
 T = TypeVar("T")
 
 
-def close_quietly(obj: object) -> None:
+def _close(obj: object) -> None:
     """Close ``obj`` (and a directory cache's store) when it can be closed."""
     store = getattr(obj, "store", None)
     for item in (obj, store):
@@ -68,7 +68,7 @@ class Node(NodeBase):
         opened, self._closing = self._closing, []
         with ExitStack() as stack:
             for obj in opened:
-                stack.callback(close_quietly, obj)
+                stack.callback(_close, obj)
 
     def _own(self, obj: T) -> T:
         self._closing.append(obj)
