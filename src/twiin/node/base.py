@@ -31,12 +31,21 @@ from twiin.identifiers import Ura
 from twiin.node.loading import require_parts, verify_node_config
 from twiin.settings import NodeSettings
 
-__all__ = ["NodeBase", "is_url"]
+__all__ = ["NodeBase", "endpoint_for", "is_url"]
 
 
 def is_url(target: object) -> bool:
     """True when ``target`` is an absolute http(s) URL rather than a URA."""
     return isinstance(target, str) and target.startswith(("https://", "http://"))
+
+
+def endpoint_for(config: TwiinConfig, url: str) -> EndpointConfig | None:
+    """The ``[endpoints.*]`` table whose base URL ``url`` is (or lies under), if any."""
+    for endpoint in config.endpoints.values():
+        base = endpoint.base_url.rstrip("/")
+        if url.rstrip("/") == base or url.startswith(base + "/"):
+            return endpoint
+    return None
 
 
 def _sink(settings: NodeSettings) -> AuditSink:
@@ -104,11 +113,7 @@ class NodeBase:
 
     def endpoint_for_url(self, url: str) -> EndpointConfig | None:
         """The configured endpoint whose base URL ``url`` is (or lies under), if any."""
-        for endpoint in self.config.endpoints.values():
-            base = endpoint.base_url.rstrip("/")
-            if url.rstrip("/") == base or url.startswith(base + "/"):
-                return endpoint
-        return None
+        return endpoint_for(self.config, url)
 
     def client_options(self, url: str) -> dict[str, Any]:
         """TLS context, timeouts and retries for ``url`` (from its ``[endpoints.*]`` table if any)."""
