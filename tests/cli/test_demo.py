@@ -46,6 +46,7 @@ def test_demo_json_summary(tmp_path):
     assert all(s["ok"] for s in summary["steps"])
     assert "29 of 29 queries refused with 403, 0 resources" in steps["no-consent pull refused"]["detail"]
     assert len(summary["pulled"]) == 29
+    assert len(summary["audit"]) == 2  # hospital and gp: the loop below must not pass on nothing
     for path in summary["audit"]:
         trail = Path(path).read_text(encoding="utf-8")
         assert Path(path).is_relative_to(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -160,3 +161,27 @@ def test_national_configuration_reaches_higher_plateaus(tmp_path: Path, pki: Tes
     assert report["authentication"]["plateau"] == 4
     assert report["authorization"]["plateau"] == 3
     assert "not offered" in report["authorization"]["next"]
+
+
+def test_each_url_is_checked_at_its_own_tls_floor(
+    tmp_path: Path, pki: TestPKI, cert: IssuedCertificate
+) -> None:
+    context = server_ssl_context(cert.credentials(), pki.trust_anchors, allow_tls12=True)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2  # a peer that only speaks TLS 1.2
+
+    def fhir(request: IncomingRequest) -> Answer:
+        return Answer.fhir(200, {"resourceType": "CapabilityStatement", "status": "active"})
+
+    with serve(Router({"/old": fhir, "/strict": fhir}), context) as old:
+        config = {
+            **base_config(),
+            "endpoints": {
+                "old": {"base_url": old.url("old"), "allow_tls12": True},
+                "strict": {"base_url": old.url("strict")},  # TLS 1.3 required, as the node would
+            },
+        }
+        result = _doctor(write_node(tmp_path, pki, config, issued=cert), "--json")
+    status = {c["name"]: c["status"] for c in json.loads(result.output)["checks"]}
+    assert status["tls endpoints.old"] == "ok"
+    assert status["tls endpoints.strict"] == "fail"
+    assert result.exit_code == 1

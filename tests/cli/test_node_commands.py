@@ -282,3 +282,19 @@ def test_consent_node_config_error_exits_2(invoke: Invoke, pki: TestPKI, tmp_pat
     assert result.exit_code == 2
     assert "participant.ura" in result.stderr
     assert PATIENT.value not in result.output
+
+
+def test_token_human_output_redacts_what_the_endpoint_put_in_the_claims(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from twiin.cli.token import _print_human
+
+    summary = {
+        "token_url": "https://peer.example/token", "token_type": "Bearer", "format": "jwt",
+        "scope": None, "expires_in": 60, "expires_at": "2026-01-01T00:00:00+00:00", "cnf": None,
+        "bound_to_our_certificate": False, "claims_unverified": {"sub": PATIENT.value},
+    }  # fmt: skip
+    _print_human(summary, None)
+    out = capsys.readouterr().out
+    assert "claim sub:" in out
+    assert PATIENT.value not in out

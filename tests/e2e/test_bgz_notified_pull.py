@@ -12,6 +12,7 @@ consent a LocalConsentRegister.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 
 import anyio
@@ -187,3 +188,10 @@ def test_notification_endpoint_needs_the_senders_token(net):
         response = client.post(net.receiver_server.url("fhir/Task"), json=task.to_fhir())
     assert response.status_code == 401
     assert net.accepted == []
+
+
+def test_the_default_consent_register_closes_with_the_network(pki):
+    with NotifiedPullNetwork(pki) as network:
+        register = network.consent
+    with pytest.raises(sqlite3.ProgrammingError):
+        register.record_consent(PATIENT)

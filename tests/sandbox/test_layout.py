@@ -40,6 +40,8 @@ def test_layout_and_sandbox_json(sandbox: Sandbox) -> None:
         identity = uzi_identity((folder / "cert.pem").read_bytes())
         assert identity.ura == participant.ura
         assert identity.uzi_number.value == participant.uzi_number
+    for secret in ("audit-pseudonym.key", "control/key.pem"):
+        assert stat.S_IMODE((sandbox.dir / secret).stat().st_mode) == 0o600, secret
 
 
 @pytest.mark.parametrize("name", ["hospital", "gp", "placer"])

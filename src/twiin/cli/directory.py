@@ -82,9 +82,9 @@ def _print_human(summary: dict[str, Any], report: SyncReport) -> None:
             if source["error"]
             else f"{source['mode']}, {source['pages']} page(s)"
         )
-        click.echo(f"  {source['source']}: {state}")
+        click.echo(redact(f"  {source['source']}: {state}"))  # errors and notes come from outside too
         for note in source["notes"]:
-            click.echo(f"    note: {note}")
+            click.echo(redact(f"    note: {note}"))
     for rejection in summary["rejected"]:
         line = f"  rejected {rejection['resource_type']}/{rejection['id']}: {rejection['reason']}"
         click.echo(redact(line))  # ids and reasons come from outside
@@ -135,9 +135,7 @@ def register(cli: click.Group) -> None:
                     **sources,
                     options=options,
                     progress=progress,
-                    ssl_context=node.ssl_context(allow_tls12=endpoint.allow_tls12),
-                    timeouts=endpoint.timeouts,
-                    retry=endpoint.retry,
+                    **node.endpoint_options(endpoint),
                 ) as syncer,
             ):
                 report = syncer.run(full=full)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from twiin.cli._common import EXIT_CHECK_FAILED, EXIT_OK, emit, handle_errors, json_option
+from twiin.cli._node import config_option
 from twiin.redaction import redact
 
 if TYPE_CHECKING:
@@ -43,13 +44,7 @@ def _human(report: Readiness) -> None:
 
 
 @click.command("doctor")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The node.toml to check.",
-)
+@config_option
 @click.option("--offline", is_flag=True, help="Skip the TLS handshake and token checks.")
 @json_option
 @handle_errors

@@ -13,6 +13,7 @@ from twiin.cli._node import config_option, open_node
 from twiin.errors import EndpointNotFound, InvalidIdentifier
 from twiin.fhir_version import FhirVersion
 from twiin.identifiers import Ura
+from twiin.redaction import redact
 
 __all__ = ["endpoint_summary", "register"]
 
@@ -52,7 +53,8 @@ def _print_human(found: list[dict[str, Any]]) -> None:
     for item in found:
         version = item["fhir_version"] or "-"
         where = f" ({item['level']}: {item['unit']})" if item["unit"] else ""
-        click.echo(f"{item['address']}  FHIR {version}  {item['organization']['name']}{where}")
+        line = f"{item['address']}  FHIR {version}  {item['organization']['name']}{where}"
+        click.echo(redact(line))  # names and addresses come from the directory, as in the JSON output
 
 
 def register(cli: click.Group) -> None:

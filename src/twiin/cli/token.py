@@ -17,6 +17,7 @@ from twiin.auth import Token
 from twiin.auth.tokens import MAX_TOKEN_RESPONSE_BYTES
 from twiin.cli._common import emit, handle_errors, json_option
 from twiin.cli._node import config_option, open_node
+from twiin.redaction import redact
 
 __all__ = ["register", "token_summary", "unverified_claims"]
 
@@ -61,12 +62,13 @@ def _secret_arg(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 
 def _print_human(summary: dict[str, Any], access_token: str | None) -> None:
+    # the claims come from the token endpoint: redacted like the JSON output
     for key in ("token_url", "token_type", "format", "scope", "expires_in", "expires_at", "cnf"):
-        click.echo(f"{key + ':':<26}{summary[key]}")
+        click.echo(redact(f"{key + ':':<26}{summary[key]}"))
     click.echo(f"{'bound_to_our_certificate:':<26}{summary['bound_to_our_certificate']}")
     for key, value in summary["claims_unverified"].items():
-        click.echo(f"{'claim ' + key + ':':<26}{value}")
-    if access_token is not None:
+        click.echo(redact(f"{'claim ' + key + ':':<26}{value}"))
+    if access_token is not None:  # asked for with --show-token
         click.echo(f"{'access_token:':<26}{access_token}")
 
 

@@ -92,7 +92,7 @@ def register(cli: click.Group) -> None:
         try:
             data = load_resource(file.read_bytes(), version)
         except (OSError, ModelValidationError, UnsafeXML) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            reason = exc.strerror if isinstance(exc, OSError) else redact(str(exc))  # may quote the file
             click.echo(f"cannot read {file}: {reason}", err=True)
             raise SystemExit(EXIT_USAGE) from None
         targets = [profile_url(p) for p in profiles] or validation.declared_profiles(data)

@@ -8,6 +8,7 @@ uses the node's synchronous resolver for them.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
 
 from twiin._http import create_async_client
@@ -100,10 +101,11 @@ class AsyncNotifiedPull:
         return await self.puller.pull(notification)
 
     async def close(self) -> None:
-        """Close the HTTP clients made so far."""
-        for facade in (self._sender, self._puller):
-            if facade is not None:
-                await facade.close()
+        """Close the HTTP clients made so far (each, even when another fails to close)."""
+        async with AsyncExitStack() as stack:
+            for facade in (self._sender, self._puller):
+                if facade is not None:
+                    stack.push_async_callback(facade.close)
 
 
 class _AsyncClients:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from contextlib import AsyncExitStack
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -63,9 +64,14 @@ class AsyncNode(NodeBase):
         await self.close()
 
     async def close(self) -> None:
-        """Close every client and store this node opened (idempotent)."""
-        while self._closing:
-            await _aclose(self._closing.pop())
+        """Close every client and store this node opened, newest first (idempotent).
+
+        One part failing to close does not leave the others open; its error is raised afterwards.
+        """
+        opened, self._closing = self._closing, []
+        async with AsyncExitStack() as stack:
+            for obj in opened:
+                stack.push_async_callback(_aclose, obj)
 
     def _own(self, obj: T) -> T:
         self._closing.append(obj)

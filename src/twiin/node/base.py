@@ -31,12 +31,21 @@ from twiin.identifiers import Ura
 from twiin.node.loading import require_parts, verify_node_config
 from twiin.settings import NodeSettings
 
-__all__ = ["NodeBase", "is_url"]
+__all__ = ["NodeBase", "endpoint_for", "is_url"]
 
 
 def is_url(target: object) -> bool:
     """True when ``target`` is an absolute http(s) URL rather than a URA."""
     return isinstance(target, str) and target.startswith(("https://", "http://"))
+
+
+def endpoint_for(config: TwiinConfig, url: str) -> EndpointConfig | None:
+    """The ``[endpoints.*]`` table whose base URL ``url`` is (or lies under), if any."""
+    for endpoint in config.endpoints.values():
+        base = endpoint.base_url.rstrip("/")
+        if url.rstrip("/") == base or url.startswith(base + "/"):
+            return endpoint
+    return None
 
 
 def _sink(settings: NodeSettings) -> AuditSink:
@@ -104,17 +113,17 @@ class NodeBase:
 
     def endpoint_for_url(self, url: str) -> EndpointConfig | None:
         """The configured endpoint whose base URL ``url`` is (or lies under), if any."""
-        for endpoint in self.config.endpoints.values():
-            base = endpoint.base_url.rstrip("/")
-            if url.rstrip("/") == base or url.startswith(base + "/"):
-                return endpoint
-        return None
+        return endpoint_for(self.config, url)
 
     def client_options(self, url: str) -> dict[str, Any]:
         """TLS context, timeouts and retries for ``url`` (from its ``[endpoints.*]`` table if any)."""
         endpoint = self.endpoint_for_url(url)
         if endpoint is None:
             return {"ssl_context": self.ssl_context()}
+        return self.endpoint_options(endpoint)
+
+    def endpoint_options(self, endpoint: EndpointConfig) -> dict[str, Any]:
+        """TLS context (at the endpoint's TLS floor), timeouts and retries of an ``[endpoints.*]`` table."""
         return {
             "ssl_context": self.ssl_context(allow_tls12=endpoint.allow_tls12),
             "timeouts": endpoint.timeouts,
@@ -148,7 +157,7 @@ class NodeBase:
     def token_auth(self, token_url: str, *, authorization_base: str | None = None) -> TokenAuth:
         """``client_credentials`` (no authorization base) or the JWT-bearer grant carrying one."""
         token = self.settings.token
-        common = {
+        common: dict[str, Any] = {
             "client_id": self.client_id,
             "scope": token.scope,
             "assertion_lifetime": token.assertion_lifetime,
@@ -156,8 +165,8 @@ class NodeBase:
             "dpop": self.dpop,
         }
         if authorization_base is None:
-            return ClientCredentialsAuth(token_url, self.signer, **common)  # type: ignore[arg-type]
-        return JwtBearerAuth(token_url, self.signer, authorization_base=authorization_base, **common)  # type: ignore[arg-type]
+            return ClientCredentialsAuth(token_url, self.signer, **common)
+        return JwtBearerAuth(token_url, self.signer, authorization_base=authorization_base, **common)
 
     def token_url_for(self, ura: Ura | None, fhir_base: str) -> str:
         """A peer's token endpoint: ``token.endpoints[<ura>]`` or ``token.path`` against its FHIR base."""

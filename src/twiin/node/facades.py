@@ -9,6 +9,7 @@ rest-hook receiver) and :class:`Workflow` (TA Workflow Placer and Fulfiller).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from twiin._http import create_client
@@ -109,10 +110,11 @@ class NotifiedPull:
         return self.puller.pull(notification)
 
     def close(self) -> None:
-        """Close the HTTP clients made so far."""
-        for facade in (self._sender, self._puller):
-            if facade is not None:
-                facade.close()
+        """Close the HTTP clients made so far (each, even when another fails to close)."""
+        with ExitStack() as stack:
+            for facade in (self._sender, self._puller):
+                if facade is not None:
+                    stack.callback(facade.close)
 
 
 class _Clients:

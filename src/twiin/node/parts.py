@@ -32,12 +32,7 @@ def _live_options(node: NodeBase) -> tuple[str, dict[str, Any]]:
     name = node.settings.addressing.endpoint
     assert name is not None  # AddressingSettings requires it for live and cache
     endpoint = node.endpoint(name)
-    http = {
-        "ssl_context": node.ssl_context(allow_tls12=endpoint.allow_tls12),
-        "timeouts": endpoint.timeouts,
-        "retry": endpoint.retry,
-    }
-    return endpoint.base_url, http
+    return endpoint.base_url, node.endpoint_options(endpoint)
 
 
 def _store(node: NodeBase) -> SqliteDirectoryStore:

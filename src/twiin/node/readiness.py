@@ -20,9 +20,11 @@ from twiin._http import client_ssl_context, create_client, send
 from twiin._http.compat import httpx
 from twiin.addressing import StaticAddressBook
 from twiin.auth import AssertionSigner, ClientCredentialsAuth, UziServerIdentity, verify_chain
+from twiin.auth.tokens import MAX_TOKEN_RESPONSE_BYTES
 from twiin.config import RetryPolicy, Timeouts, TwiinConfig
 from twiin.credentials import Credentials, TrustAnchors
 from twiin.errors import ConfigurationError, TwiinError
+from twiin.node.base import endpoint_for
 from twiin.node.loading import EXPIRY_WARNING, load_node_config, node_identity, require_parts
 from twiin.node.plateau import PlateauReport, assess
 from twiin.settings import NodeSettings
@@ -134,7 +136,7 @@ def _tls_check(client: httpx.Client, name: str, url: str) -> Check:
 def _token_check(client: httpx.Client, name: str, url: str, signer: AssertionSigner, client_id: str) -> Check:
     auth = ClientCredentialsAuth(url, signer, client_id=client_id, bind_certificate=True)
     try:
-        response = send(client, auth.build_token_request())
+        response = send(client, auth.build_token_request(), max_bytes=MAX_TOKEN_RESPONSE_BYTES)
         token = auth.accept_token_response(response, response.content)
     except TwiinError as exc:
         return Check(f"token {name}", "fail", exc.message)
@@ -188,17 +190,28 @@ def _network_checks(
     can_sign: bool,
     transport: httpx.BaseTransport | None,
 ) -> list[Check]:
+    """TLS and token checks, each URL at the TLS floor the node would use for it."""
     credentials, trust = parts
     urls = _urls(config, settings)
-    tls12 = any(e.allow_tls12 for e in config.endpoints.values())
-    context = None if transport is not None else client_ssl_context(credentials, trust, allow_tls12=tls12)
-    checks: list[Check] = []
-    with create_client(ssl_context=context, timeouts=_TIMEOUTS, retry=RetryPolicy.disabled(),
-                       transport=transport) as client:  # fmt: skip
-        checks += [_tls_check(client, name, url) for name, url in urls.items()]
-        token_urls = {n: u for n, u in urls.items() if n == "server.token_url" or n.startswith("token.")}
-        if can_sign and token_urls:
-            signer = AssertionSigner(credentials, alg=settings.token.algorithm)
-            client_id = settings.token.client_id or config.participant.ura.value
-            checks += [_token_check(client, n, u, signer, client_id) for n, u in token_urls.items()]
-    return checks
+    token_names = [n for n in urls if n == "server.token_url" or n.startswith("token.")]
+    found: dict[str, Check] = {}
+    for tls12 in (False, True):
+        group = {n: u for n, u in urls.items() if _allows_tls12(config, u) is tls12}
+        if not group:
+            continue
+        context = None if transport is not None else client_ssl_context(credentials, trust, allow_tls12=tls12)
+        with create_client(ssl_context=context, timeouts=_TIMEOUTS, retry=RetryPolicy.disabled(),
+                           transport=transport) as client:  # fmt: skip
+            found.update({f"tls {n}": _tls_check(client, n, u) for n, u in group.items()})
+            if can_sign:
+                signer = AssertionSigner(credentials, alg=settings.token.algorithm)
+                client_id = settings.token.client_id or config.participant.ura.value
+                found.update({f"token {n}": _token_check(client, n, group[n], signer, client_id)
+                              for n in token_names if n in group})  # fmt: skip
+    names = [f"tls {n}" for n in urls] + [f"token {n}" for n in token_names]
+    return [found[name] for name in names if name in found]
+
+
+def _allows_tls12(config: TwiinConfig, url: str) -> bool:
+    endpoint = endpoint_for(config, url)
+    return endpoint is not None and endpoint.allow_tls12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
@@ -25,7 +26,7 @@ __all__ = ["Node"]
 T = TypeVar("T")
 
 
-def close_quietly(obj: object) -> None:
+def _close(obj: object) -> None:
     """Close ``obj`` (and a directory cache's store) when it can be closed."""
     store = getattr(obj, "store", None)
     for item in (obj, store):
@@ -60,9 +61,14 @@ class Node(NodeBase):
         self.close()
 
     def close(self) -> None:
-        """Close every client and store this node opened (idempotent)."""
-        while self._closing:
-            close_quietly(self._closing.pop())
+        """Close every client and store this node opened, newest first (idempotent).
+
+        One part failing to close does not leave the others open; its error is raised afterwards.
+        """
+        opened, self._closing = self._closing, []
+        with ExitStack() as stack:
+            for obj in opened:
+                stack.callback(_close, obj)
 
     def _own(self, obj: T) -> T:
         self._closing.append(obj)

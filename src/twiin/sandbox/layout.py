@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from twiin.sandbox.participants import Participant
 from twiin.testing.pki import IssuedCertificate, TestPKI
 
-__all__ = ["NodeUrls", "render_node_toml", "write_node", "write_private", "write_trust"]
+__all__ = ["NodeUrls", "render_node_toml", "write_identity", "write_node", "write_private", "write_trust"]
 
 PROFESSIONAL_UZI = "900000002"
 PROFESSIONAL_ROLE = "01.015"
@@ -46,6 +46,13 @@ def write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+
+
+def write_identity(folder: Path, issued: IssuedCertificate) -> None:
+    """Write ``folder/cert.pem`` (the chain) and ``folder/key.pem`` (owner-only)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cert.pem").write_bytes(issued.cert_pem())
+    write_private(folder / "key.pem", issued.key_pem())
 
 
 def write_trust(root: Path, pki: TestPKI) -> Path:
@@ -98,9 +105,7 @@ def render_node_toml(participant: Participant, urls: NodeUrls) -> str:
 def write_node(root: Path, participant: Participant, issued: IssuedCertificate, urls: NodeUrls) -> Path:
     """Write ``<participant>/cert.pem``, ``key.pem`` and ``node.toml``; returns the node.toml path."""
     folder = root / participant.key
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "cert.pem").write_bytes(issued.cert_pem())
-    write_private(folder / "key.pem", issued.key_pem())
+    write_identity(folder, issued)
     config = folder / "node.toml"
     config.write_text(render_node_toml(participant, urls), encoding="utf-8")
     return config

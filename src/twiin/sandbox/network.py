@@ -224,10 +224,7 @@ class Sandbox:
     def _start_control(self, stack: ExitStack) -> None:
         """The control route (``POST .../control/notify``), for the control certificate only."""
         client = self.pki.issue_server(ura=CONTROL.ura.value, uzi_number=CONTROL.uzi_number, key_type="ec256")
-        folder = self.dir / CONTROL_FOLDER
-        folder.mkdir(exist_ok=True)
-        (folder / "cert.pem").write_bytes(client.cert_pem())
-        layout.write_private(folder / "key.pem", client.key_pem())
+        layout.write_identity(self.dir / CONTROL_FOLDER, client)
         route = ControlRoute(client, self.notify_gp)
         self.control_server = self._serve(stack, CONTROL, Router({"/control": route}))
         self.control_url = self.control_server.url("control")

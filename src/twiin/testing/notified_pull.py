@@ -263,6 +263,8 @@ def assertion_policy(pki: TestPKI, audience: str) -> AssertionPolicy:
 
 
 def _local_consent(network: NotifiedPullNetwork) -> LocalConsentRegister:
+    """The default consent checker, closed with ``network``."""
     register = LocalConsentRegister()
+    network._stack.callback(register.close)
     register.record_consent(PATIENT)
     return register

@@ -115,12 +115,17 @@ class _Server(ThreadingHTTPServer):
             thread.join(timeout)
 
     def finish_request(self, request: Any, client_address: Any) -> None:
-        if self.ssl_context is not None:
-            request.settimeout(10)
-            request = self.ssl_context.wrap_socket(request, server_side=True)
-            with self._open_lock:  # the TLS socket now owns the connection
-                self._open[threading.current_thread()] = request
-        _RequestHandler(request, client_address, self)
+        if self.ssl_context is None:
+            _RequestHandler(request, client_address, self)
+            return
+        request.settimeout(10)
+        tls = self.ssl_context.wrap_socket(request, server_side=True)
+        with self._open_lock:  # the TLS socket now owns the connection
+            self._open[threading.current_thread()] = tls
+        try:
+            _RequestHandler(tls, client_address, self)
+        finally:
+            tls.close()  # ``shutdown_request`` only closes the plain socket it handed over
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         log.debug("connection error from a client (TLS refusal or disconnect)")

@@ -182,3 +182,38 @@ def test_sync_and_async_expose_the_same_methods(sync: type, async_: type) -> Non
         member = vars(async_)[name]
         if inspect.iscoroutinefunction(member):
             assert callable(vars(sync)[name])
+
+
+def _cannot_close() -> None:
+    raise OSError("cannot close")
+
+
+def test_notified_pull_closes_the_puller_when_the_sender_fails_to(
+    tmp_path: Path, pki: TestPKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = Node.from_file(write_node(tmp_path, pki), environ={})
+    sender, puller = node.notified_pull.sender, node.notified_pull.puller
+    monkeypatch.setattr(sender, "close", _cannot_close)
+    with pytest.raises(OSError, match="cannot close"):
+        node.close()
+    assert puller._client.is_closed
+    monkeypatch.undo()
+    sender.close()
+
+
+@pytest.mark.anyio
+async def test_async_notified_pull_closes_the_puller_when_the_sender_fails_to(
+    tmp_path: Path, pki: TestPKI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = AsyncNode.from_file(write_node(tmp_path, pki), environ={})
+    sender, puller = node.notified_pull.sender, node.notified_pull.puller
+
+    async def cannot_close() -> None:
+        _cannot_close()
+
+    monkeypatch.setattr(sender, "close", cannot_close)
+    with pytest.raises(OSError, match="cannot close"):
+        await node.close()
+    assert puller._client.is_closed
+    monkeypatch.undo()
+    await sender.close()

@@ -172,6 +172,32 @@ def test_close_is_idempotent(tmp_path: Path, pki: TestPKI) -> None:
         register.record_consent(PATIENT)
 
 
+class _Broken:
+    def close(self) -> None:
+        raise OSError("cannot close")
+
+
+def test_a_part_failing_to_close_leaves_no_other_part_open(tmp_path: Path, pki: TestPKI) -> None:
+    node = Node.from_file(write_node(tmp_path, pki), environ={})
+    register = node.consent
+    node._own(_Broken())  # opened after the register, so closed before it
+    with pytest.raises(OSError, match="cannot close"):
+        node.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        register.record_consent(PATIENT)
+
+
+@pytest.mark.anyio
+async def test_async_node_closes_every_part_when_one_fails(tmp_path: Path, pki: TestPKI) -> None:
+    node = AsyncNode.from_file(write_node(tmp_path, pki), environ={})
+    register = node.sync_consent
+    node._own(_Broken())
+    with pytest.raises(OSError, match="cannot close"):
+        await node.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        register.record_consent(PATIENT)
+
+
 @pytest.mark.anyio
 async def test_async_node_fhir_and_directory(
     tmp_path: Path, pki: TestPKI, fhir_server: RunningServer
