@@ -101,6 +101,7 @@ class IssuedCertificate:
         cert_path, key_path = folder / f"{name}.pem", folder / f"{name}.key"
         cert_path.write_bytes(self.cert_pem())
         key_path.touch(mode=0o600)
+        key_path.chmod(0o600)  # also when the file already existed with a wider mode
         key_path.write_bytes(self.key_pem(password))
         return cert_path, key_path
 
