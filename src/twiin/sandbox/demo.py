@@ -18,6 +18,7 @@ import attrs
 
 from twiin.addressing import AddressResolver
 from twiin.audit import AuditEvent, JsonLinesSink
+from twiin.auth import ClientCredentialsAuth
 from twiin.errors import NotAuthorizedError, TwiinError
 from twiin.exchange.notified_pull import (
     BGZ_SERVER_PAYLOAD,
@@ -53,6 +54,8 @@ class DemoNetwork(Protocol):
     def guard(self) -> PullServer: ...
     @property
     def accepted(self) -> Sequence[Notification]: ...
+    @property
+    def notify_auths(self) -> Sequence[ClientCredentialsAuth]: ...
     @property
     def sender_audit(self) -> object: ...
     @property
@@ -174,7 +177,10 @@ class _Run:
         self.step("authorization base", True,
                   f"id {base.id[:12]}... for gp {base.receiver}: {len(base.queries)} queries, "
                   f"valid until {base.expires_at:%Y-%m-%d %H:%M} UTC")  # fmt: skip
-        self.step("token", True, "client_credentials (private_key_jwt) token from the gp token endpoint")
+        fetched = bool(self.net.notify_auths) and self.net.notify_auths[-1].cached_token() is not None
+        self.step("token", fetched,
+                  "client_credentials (private_key_jwt) token from the gp token endpoint"
+                  if fetched else "no token was obtained for the notification")  # fmt: skip
         self.step("notification", receipt.status in (200, 201),
                   f"POST {receipt.endpoint}/Task -> HTTP {receipt.status}")  # fmt: skip
         task = notification.task

@@ -15,7 +15,7 @@ from twiin import naming
 from twiin._http import client_ssl_context, create_client, server_ssl_context
 from twiin.addressing import LiveDirectory, payload_types
 from twiin.audit import MemorySink
-from twiin.auth import AssertionSigner
+from twiin.auth import AssertionSigner, ClientCredentialsAuth
 from twiin.auth.server import TokenEndpoint, TokenIssuer
 from twiin.config import RetryPolicy
 from twiin.consent import DataCategory, Decision, MitzClient
@@ -332,6 +332,11 @@ class Sandbox:
     def accepted(self) -> list[Notification]:
         """Notifications the GP's Task endpoint accepted."""
         return self.network.accepted
+
+    @property
+    def notify_auths(self) -> list[ClientCredentialsAuth]:
+        """The token flows the hospital used for its notifications (newest last)."""
+        return self.network.notify_auths
 
     @property
     def guard(self) -> PullServer:
