@@ -170,18 +170,25 @@ def background_dispatch(
     stop = threading.Event()
     core = dispatcher.core
 
+    def deliver_round() -> None:
+        core.due_heartbeats(datetime.now(UTC))
+        for delivery in core.take_pending():
+            if stop.is_set():
+                break
+            if not deliverable(delivery.endpoint):
+                log.warning("not delivering to a rest-hook outside the sandbox (subscription %s)",
+                            delivery.subscription_id)  # fmt: skip
+                core.delivered(delivery, False, datetime.now(UTC))
+                continue
+            try:
+                dispatcher.deliver(delivery)
+            except Exception as exc:  # keep delivering: one bad delivery must not end the thread
+                log.error("notification delivery failed: %s", type(exc).__name__)
+                core.delivered(delivery, False, datetime.now(UTC))
+
     def run() -> None:
         while not stop.wait(interval):
-            core.due_heartbeats(datetime.now(UTC))
-            for delivery in core.take_pending():
-                if stop.is_set():
-                    break
-                if deliverable(delivery.endpoint):
-                    dispatcher.deliver(delivery)
-                else:
-                    log.warning("not delivering to a rest-hook outside the sandbox (subscription %s)",
-                                delivery.subscription_id)  # fmt: skip
-                    core.delivered(delivery, False, datetime.now(UTC))
+            deliver_round()
 
     thread = threading.Thread(target=run, name="twiin-notification-dispatch", daemon=True)
     thread.start()

@@ -167,6 +167,33 @@ def test_background_dispatch_does_not_push_outside_the_sandbox(core: Subscriptio
     assert core.pending == []
 
 
+def test_background_dispatch_survives_a_failing_round(core: SubscriptionServerCore) -> None:
+    rounds: list[int] = []
+
+    class Flaky(Dispatcher):
+        def deliver(self, delivery: Any) -> Any:
+            rounds.append(1)
+            if len(rounds) == 1:
+                raise RuntimeError("boom")
+            return super().deliver(delivery)
+
+    resource = build_subscription(
+        topic=TOPIC, endpoint="https://127.0.0.1:1/hook", content="id-only", heartbeat_period=3600
+    )
+    first = core.subscribe(resource, datetime.now(UTC))
+    with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200))) as client:
+        with background_dispatch(Flaky(core, client), interval=0.01) as thread:
+            deadline = time.monotonic() + 30
+            while core.records[first.id].status != "error":  # the failed delivery counts as failed
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            core.subscribe(resource, datetime.now(UTC))  # a second handshake after the failure
+            while len(rounds) < 2:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert thread.is_alive()
+
+
 def test_other_writes_are_the_placers_own(placer: PlacerFhirServer) -> None:
     task_id = call(placer, "POST", "/Task", ex.ct_invited(), PLACER).json_body()["id"]
     for caller in (FULFILLER_A, STRANGER, None):
