@@ -14,7 +14,6 @@ import json
 import anyio
 import pytest
 
-from twiin._http import create_async_client, create_client
 from twiin._http.compat import httpx
 from twiin.audit import Auditor, MemorySink, Pseudonymizer
 from twiin.auth import ClientCredentialsAuth
@@ -85,7 +84,7 @@ def _transaction():
 def test_push_transaction_lands_in_the_receivers_store(net, auths, auditor, sink):
     builder, patient_url, observation_url = _transaction()
     core = PushCore(US, net.address_book, auth_for=auths, auditor=auditor, consent=None)
-    with Pusher(core, client=create_client(ssl_context=net.tls)) as pusher:
+    with Pusher(core, ssl_context=net.tls) as pusher:
         receipt = pusher.push(PEER, builder, PUSH_PAYLOAD, patient=PATIENT)
     assert receipt.ok
     assert receipt.endpoint == net.server.url("fhir")
@@ -105,7 +104,7 @@ def test_push_async(net, auths):
 
     async def run():
         core = PushCore(US, net.address_book, auth_for=auths, consent=None)
-        async with AsyncPusher(core, client=create_async_client(ssl_context=net.tls)) as pusher:
+        async with AsyncPusher(core, ssl_context=net.tls) as pusher:
             return await pusher.push(PEER, builder, PUSH_PAYLOAD)
 
     receipt = anyio.run(run)
@@ -116,7 +115,7 @@ def test_push_async(net, auths):
 def test_push_with_a_wrong_token_is_refused_typed(net, auditor, sink):
     core = PushCore(US, net.address_book, auth_for=lambda ura, url: BadToken(), auditor=auditor, consent=None)
     with (
-        Pusher(core, client=create_client(ssl_context=net.tls)) as pusher,
+        Pusher(core, ssl_context=net.tls) as pusher,
         pytest.raises(NotAuthorizedError) as err,
     ):
         pusher.push(PEER, _transaction()[0], PUSH_PAYLOAD)
@@ -128,7 +127,7 @@ def test_push_with_a_wrong_token_is_refused_typed(net, auditor, sink):
 
 def test_pull_with_consent_returns_the_patients_bgz_data(net, auths, auditor, sink):
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=auths, auditor=auditor)
-    with DirectPuller(core, client=create_client(ssl_context=net.tls)) as puller:
+    with DirectPuller(core, ssl_context=net.tls) as puller:
         result = puller.pull(PEER, PATIENT, bgz.QUERIES)
     assert result.ok, [(f.query.query, f.error) for f in result.failures]
     assert result.version is FhirVersion.STU3
@@ -152,7 +151,7 @@ def test_pull_async(net, auths):
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=auths)
 
     async def run():
-        async with AsyncDirectPuller(core, client=create_async_client(ssl_context=net.tls)) as puller:
+        async with AsyncDirectPuller(core, ssl_context=net.tls) as puller:
             return await puller.pull(PEER, PATIENT, bgz.QUERIES[:5])
 
     result = anyio.run(run)
@@ -163,7 +162,7 @@ def test_pull_async(net, auths):
 def test_pull_with_consent_deny_sends_no_request(net, auths, auditor, sink):
     net.consent.record_objection(PATIENT)
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=auths, auditor=auditor)
-    with DirectPuller(core, client=create_client(ssl_context=net.tls)) as puller:
+    with DirectPuller(core, ssl_context=net.tls) as puller:
         result = puller.pull(PEER, PATIENT, bgz.QUERIES)
     assert result.denied
     assert net.fhir_requests == 0
@@ -175,7 +174,7 @@ def test_pull_with_consent_deny_sends_no_request(net, auths, auditor, sink):
 
 def test_pull_for_a_patient_without_consent_sends_no_request(net, auths):
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=auths)
-    with DirectPuller(core, client=create_client(ssl_context=net.tls)) as puller:
+    with DirectPuller(core, ssl_context=net.tls) as puller:
         result = puller.pull(PEER, OTHER_PATIENT, ["Condition"])
     assert result.denied
     assert net.fhir_requests == 0
@@ -183,7 +182,7 @@ def test_pull_for_a_patient_without_consent_sends_no_request(net, auths):
 
 def test_pull_with_a_wrong_token_is_a_typed_error(net):
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=lambda ura, url: BadToken())
-    with DirectPuller(core, client=create_client(ssl_context=net.tls)) as puller:
+    with DirectPuller(core, ssl_context=net.tls) as puller:
         result = puller.pull(PEER, PATIENT, ["Condition", "Flag"])
     assert all(isinstance(r.error, NotAuthorizedError) for r in result.results)
     assert net.refused == 2
@@ -196,7 +195,7 @@ def test_pull_token_refused_by_the_token_endpoint_is_typed(net):
         return ClientCredentialsAuth(net.token_url, net.our_creds, client_id="33333333")
 
     core = DirectPullCore(US, net.address_book, net.consent_check(), auth_for=wrong_client)
-    with DirectPuller(core, client=create_client(ssl_context=net.tls)) as puller:
+    with DirectPuller(core, ssl_context=net.tls) as puller:
         result = puller.pull(PEER, PATIENT, ["Condition"])
     assert isinstance(result.results[0].error, TokenRequestError)
     assert net.fhir_requests == 0
