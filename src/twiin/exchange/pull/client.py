@@ -14,8 +14,8 @@ from typing import Any
 
 import anyio
 
-from twiin._http import create_async_client, create_client
 from twiin._http.compat import httpx
+from twiin._http.holder import AsyncClientHolder, ClientHolder
 from twiin.errors import TwiinError
 from twiin.exchange.pull.core import DirectPullCore, DirectPullResult, PullPlan, PullQuery, QueryResult
 from twiin.fhir import AsyncFhirClient, FhirClient, FhirResult
@@ -27,26 +27,14 @@ __all__ = ["AsyncDirectPuller", "DirectPuller"]
 Queries = Sequence[PullQuery | BgzQuery | str]
 
 
-class DirectPuller:
+class DirectPuller(ClientHolder):
     """Synchronous Pull facade; queries run in threads bounded by ``core.concurrency``."""
 
     def __init__(
         self, core: DirectPullCore, *, client: httpx.Client | None = None, **client_options: Any
     ) -> None:
         self.core = core
-        self._owns = client is None
-        self._client = client or create_client(**client_options)
-
-    def close(self) -> None:
-        """Close the HTTP client (only if this facade created it)."""
-        if self._owns:
-            self._client.close()
-
-    def __enter__(self) -> DirectPuller:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(client, client_options)
 
     def pull(self, holder: Ura, patient: Bsn, queries: Queries) -> DirectPullResult:
         """Run ``queries`` for ``patient`` at ``holder``; see the module docstring."""
@@ -75,26 +63,14 @@ class DirectPuller:
         return self.core.finish(plan, results)
 
 
-class AsyncDirectPuller:
+class AsyncDirectPuller(AsyncClientHolder):
     """Asynchronous Pull facade (same methods as :class:`DirectPuller`); tasks bounded by a limiter."""
 
     def __init__(
         self, core: DirectPullCore, *, client: httpx.AsyncClient | None = None, **client_options: Any
     ) -> None:
         self.core = core
-        self._owns = client is None
-        self._client = client or create_async_client(**client_options)
-
-    async def close(self) -> None:
-        """Close the HTTP client (only if this facade created it)."""
-        if self._owns:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> AsyncDirectPuller:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        super().__init__(client, client_options)
 
     async def pull(self, holder: Ura, patient: Bsn, queries: Queries) -> DirectPullResult:
         """Run ``queries`` for ``patient`` at ``holder``; see the module docstring."""

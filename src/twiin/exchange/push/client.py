@@ -11,8 +11,8 @@ from typing import Any
 
 import anyio
 
-from twiin._http import create_async_client, create_client
 from twiin._http.compat import httpx
+from twiin._http.holder import AsyncClientHolder, ClientHolder
 from twiin.addressing import PayloadType
 from twiin.errors import TwiinError
 from twiin.exchange.push.core import PushCore, PushPlan, PushReceipt
@@ -22,24 +22,12 @@ from twiin.identifiers import Bsn, Ura
 __all__ = ["AsyncPusher", "Pusher"]
 
 
-class Pusher:
+class Pusher(ClientHolder):
     """Synchronous Push facade; owns its HTTP client unless one is given."""
 
     def __init__(self, core: PushCore, *, client: httpx.Client | None = None, **client_options: Any) -> None:
         self.core = core
-        self._owns = client is None
-        self._client = client or create_client(**client_options)
-
-    def close(self) -> None:
-        """Close the HTTP client (only if this facade created it)."""
-        if self._owns:
-            self._client.close()
-
-    def __enter__(self) -> Pusher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(client, client_options)
 
     def push(
         self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
@@ -56,26 +44,14 @@ class Pusher:
         return self.core.audit_success(plan, receipt, patient)
 
 
-class AsyncPusher:
+class AsyncPusher(AsyncClientHolder):
     """Asynchronous Push facade (same methods as :class:`Pusher`)."""
 
     def __init__(
         self, core: PushCore, *, client: httpx.AsyncClient | None = None, **client_options: Any
     ) -> None:
         self.core = core
-        self._owns = client is None
-        self._client = client or create_async_client(**client_options)
-
-    async def close(self) -> None:
-        """Close the HTTP client (only if this facade created it)."""
-        if self._owns:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> AsyncPusher:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        super().__init__(client, client_options)
 
     async def push(
         self, receiver: Ura, bundle: Any, payload_type: PayloadType | str, *, patient: Bsn | None = None
