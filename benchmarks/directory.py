@@ -48,17 +48,10 @@ from twiin.addressing import (
     SyncOptions,
 )
 from twiin.addressing import payload_types as pt
+from twiin.addressing.mcsd import MCSD_TYPES
 from twiin.serving import Answer, IncomingRequest
 
-TYPES = (
-    "Organization",
-    "Endpoint",
-    "Location",
-    "HealthcareService",
-    "PractitionerRole",
-    "Practitioner",
-    "OrganizationAffiliation",
-)
+TYPES = MCSD_TYPES
 URA0 = 10_000_000
 PROFILE = "http://nuts-foundation.github.io/nl-generic-functions-ig/StructureDefinition/"
 BASE_TIME = "2025-01-01T00:00:00.000Z"

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import logging
 import time
-from types import TracebackType
-from typing import Self
+from typing import Any
 
 import attrs
 
 from twiin._http import asend as _asend
-from twiin._http import client_ssl_context, create_async_client, create_client
+from twiin._http import client_ssl_context
 from twiin._http import send as _send
 from twiin._http.compat import httpx
+from twiin._http.holder import AsyncClientHolder, ClientHolder
 from twiin.audit import Auditor, Outcome
 from twiin.config import EndpointConfig, RetryPolicy, Timeouts
 from twiin.consent import _attrs as A
@@ -176,7 +176,24 @@ class _Core:
         return MitzSubscriptions.parse_created(status, dict(headers.items()))
 
 
-class MitzClient:
+def _http_options(
+    credentials: Credentials | None,
+    trust: TrustAnchors | None,
+    allow_tls12: bool,
+    timeouts: Timeouts | None,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
+) -> dict[str, Any]:
+    """Client options for Mitz: mTLS with our certificate, a 10 s read timeout, no retries."""
+    ctx = None if transport is not None else client_ssl_context(credentials, trust, allow_tls12=allow_tls12)
+    return {
+        "ssl_context": ctx,
+        "timeouts": timeouts or Timeouts(read=10.0),
+        "retry": RetryPolicy.disabled(),
+        "transport": transport,
+    }
+
+
+class MitzClient(ClientHolder):
     """Synchronous Mitz client over mTLS (our UZI server certificate); a :class:`ConsentChecker`."""
 
     def __init__(
@@ -197,20 +214,10 @@ class MitzClient:
         self._core = _Core(
             base_url, options, credentials, sign_requests, auditor, allow_plaintext=allow_plaintext
         )
-        self._owns = client is None
-        if client is None:
-            ctx = (
-                None
-                if transport is not None
-                else client_ssl_context(credentials, trust, allow_tls12=allow_tls12)
-            )
-            client = create_client(
-                ssl_context=ctx,
-                timeouts=timeouts or Timeouts(read=10.0),
-                retry=RetryPolicy.disabled(),
-                transport=transport,
-            )
-        self._client = client
+        http = (
+            {} if client is not None else _http_options(credentials, trust, allow_tls12, timeouts, transport)
+        )
+        super().__init__(client, http)
 
     def _post(self, call: PreparedCall) -> httpx.Response:
         request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
@@ -245,19 +252,8 @@ class MitzClient:
         response = self._post(call)
         return self._core.finish_subscribe(response.status_code, response.headers)
 
-    def close(self) -> None:
-        """Close the HTTP client when this object created it."""
-        if self._owns:
-            self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncMitzClient:
+class AsyncMitzClient(AsyncClientHolder):
     """Async twin of :class:`MitzClient`; an :class:`AsyncConsentChecker`."""
 
     def __init__(
@@ -278,20 +274,10 @@ class AsyncMitzClient:
         self._core = _Core(
             base_url, options, credentials, sign_requests, auditor, allow_plaintext=allow_plaintext
         )
-        self._owns = client is None
-        if client is None:
-            ctx = (
-                None
-                if transport is not None
-                else client_ssl_context(credentials, trust, allow_tls12=allow_tls12)
-            )
-            client = create_async_client(
-                ssl_context=ctx,
-                timeouts=timeouts or Timeouts(read=10.0),
-                retry=RetryPolicy.disabled(),
-                transport=transport,
-            )
-        self._client = client
+        http = (
+            {} if client is not None else _http_options(credentials, trust, allow_tls12, timeouts, transport)
+        )
+        super().__init__(client, http)
 
     async def _post(self, call: PreparedCall) -> httpx.Response:
         request = self._client.build_request("POST", call.url, headers=call.headers, content=call.body)
@@ -325,16 +311,3 @@ class AsyncMitzClient:
         call = self._core.subscribe(request)
         response = await self._post(call)
         return self._core.finish_subscribe(response.status_code, response.headers)
-
-    async def close(self) -> None:
-        """Close the HTTP client when this object created it."""
-        if self._owns:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
