@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from tests.sandbox.vendor import wait_for_ready
+from tests.sandbox.vendor import running_sandbox, stop
 from twiin._http import client_ssl_context, create_client
 from twiin.cli.main import cli
 from twiin.credentials import Credentials, TrustAnchors
@@ -24,10 +22,7 @@ pytestmark = pytest.mark.e2e
 def test_twiin_sandbox_runs_until_stopped(tmp_path: Path, stop_signal: signal.Signals) -> None:
     ready = tmp_path / "ready.json"
     folder = tmp_path / "net"
-    command = [sys.executable, "-m", "twiin", "sandbox", "--dir", str(folder), "--ready-file", str(ready)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        info = wait_for_ready(ready, process)
+    with running_sandbox("--dir", str(folder), ready=ready) as (process, info):
         assert info == json.loads((folder / "sandbox.json").read_text())
         creds = Credentials.from_pem_files(folder / "gp" / "cert.pem", folder / "gp" / "key.pem")
         context = client_ssl_context(creds, TrustAnchors.from_pem_file(folder / "ca.pem"))
@@ -36,12 +31,7 @@ def test_twiin_sandbox_runs_until_stopped(tmp_path: Path, stop_signal: signal.Si
         assert answer.status_code == 200
         assert answer.json()["total"] == 1
         port = int(str(info["directory"]).split(":")[2].split("/")[0])
-        process.send_signal(stop_signal)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        out, err = stop(process, stop_signal)
     assert process.returncode == 0, err
     assert "Ready. Press Ctrl-C to stop." in out
     assert str(folder / "hospital" / "node.toml") in out
@@ -53,16 +43,8 @@ def test_twiin_sandbox_runs_until_stopped(tmp_path: Path, stop_signal: signal.Si
 
 def test_twiin_sandbox_json_output(tmp_path: Path) -> None:
     ready = tmp_path / "ready.json"
-    command = [sys.executable, "-m", "twiin", "sandbox", "--json", "--ready-file", str(ready)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        info = wait_for_ready(ready, process)
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    with running_sandbox("--json", ready=ready) as (process, info):
+        out, err = stop(process)
     assert process.returncode == 0, err
     printed = json.loads(out)
     assert printed["participants"] == info["participants"]

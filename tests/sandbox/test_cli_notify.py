@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.sandbox.vendor import free_port, vendor_gp, wait_for_ready
+from tests.sandbox.vendor import free_port, running_sandbox, stop, vendor_gp
 from twiin.cli.main import cli
 from twiin.sandbox import NO_CONSENT, WITH_CONSENT, Sandbox
 
@@ -91,23 +88,14 @@ def test_the_whole_flow_from_the_command_line(tmp_path: Path) -> None:
     """``twiin sandbox --external gp=URL`` running; the vendor serves URL; ``notify``; the vendor pulls."""
     port, folder, ready = free_port(), tmp_path / "net", tmp_path / "ready.json"
     url = f"https://127.0.0.1:{port}/fhir"
-    command = [sys.executable, "-m", "twiin", "sandbox", "--dir", str(folder), "--external", f"gp={url}",
-               "--ready-file", str(ready)]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        info = wait_for_ready(ready, process)
+    with running_sandbox("--dir", str(folder), "--external", f"gp={url}", ready=ready) as (process, info):
         assert info["external"] == {"gp": url}
         with vendor_gp(str(folder / "gp" / "node.toml"), port) as vendor:
             result = _invoke("sandbox", "notify", "--dir", str(folder))
             assert result.exit_code == 0, result.output
             assert f"at {url}: HTTP 201" in result.output
             pulled = vendor.node.notified_pull.pull(vendor.accepted[-1])
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        out, err = stop(process)
     assert process.returncode == 0, err
     assert f"external gp          {url}" in out
     assert len(pulled.results) == 29

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -67,3 +69,22 @@ def wait_for_ready(path: Path, process: subprocess.Popen[str]) -> dict[str, obje
             pytest.fail("twiin sandbox did not become ready")
         time.sleep(0.05)
     return json.loads(path.read_text())  # type: ignore[no-any-return]
+
+
+@contextmanager
+def running_sandbox(*args: str, ready: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, object]]]:
+    """``twiin sandbox ARGS`` as a subprocess and its ready file; killed if the test leaves it running."""
+    command = [sys.executable, "-m", "twiin", "sandbox", *args, "--ready-file", str(ready)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process, wait_for_ready(ready, process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def stop(process: subprocess.Popen[str], stop_signal: signal.Signals = signal.SIGTERM) -> tuple[str, str]:
+    """Send ``stop_signal`` and collect stdout and stderr once the process has ended."""
+    process.send_signal(stop_signal)
+    return process.communicate(timeout=60)
