@@ -85,9 +85,10 @@ class PayloadType:
 
     @classmethod
     def parse(cls, value: PayloadType | str) -> PayloadType:
-        """A payload type from ``code``, ``system|code`` or a known constant's code.
+        """A payload type from ``code``, ``system|code``, a known constant's code or its short name.
 
-        Known codes come back as the constant (with its FHIR version and display).
+        Known codes and short names (:data:`NAMES`, e.g. ``bgz-server``) come back as the
+        constant (with its FHIR version and display).
         """
         if isinstance(value, PayloadType):
             return value
@@ -101,6 +102,8 @@ class PayloadType:
         known = _BY_CODE.get(text)
         if known is not None and (system is None or system == known.system):
             return known
+        if system is None and text.lower() in NAMES:
+            return NAMES[text.lower()]
         return cls(text, system)
 
     @classmethod

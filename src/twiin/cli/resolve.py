@@ -40,9 +40,6 @@ def _ura(ctx: click.Context, param: click.Parameter, value: str) -> Ura:
 
 
 def _payload(ctx: click.Context, param: click.Parameter, value: str) -> PayloadType:
-    known = payload_types.NAMES.get(value.strip().lower())
-    if known is not None:
-        return known
     try:
         return PayloadType.parse(value)
     except ValueError as exc:

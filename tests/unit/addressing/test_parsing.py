@@ -48,6 +48,15 @@ def test_payload_type_parse_and_match() -> None:
         PayloadType.parse("  ")
 
 
+def test_payload_type_short_names() -> None:
+    assert PayloadType.parse("bgz-server") is pt.BGZ_SERVER
+    assert PayloadType.parse("Twiin-TA-Notification") is pt.TWIIN_TA_NOTIFICATION  # a name, any case
+    assert PayloadType.parse("urn:x|bgz-server") == PayloadType(
+        "bgz-server", "urn:x"
+    )  # with a system: a code
+    assert set(pt.NAMES.values()) == set(pt.ALL)
+
+
 # --- records ---------------------------------------------------------------------------------
 
 
